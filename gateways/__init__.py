@@ -1,0 +1,1 @@
+"""gateways: see DESIGN.md section 7."""

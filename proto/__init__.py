@@ -1,0 +1,1 @@
+"""The contract: game.proto and its generated modules."""

@@ -1,0 +1,1 @@
+"""squidstream: the shared settings and the one console command."""

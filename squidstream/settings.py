@@ -1,0 +1,141 @@
+"""One typed settings object for every process; every environment name is declared here.
+
+gateways/, streams/ and views/ never import each other: they meet only through proto/ and
+this module. Values come from `SQUID_*` environment variables with loopback defaults, and a
+bad value fails at start with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting from the environment has a value we cannot use."""
+
+
+class Settings(BaseSettings):
+    """Addresses, names and credentials, from `SQUID_<FIELD>` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="SQUID_", frozen=True, extra="ignore")
+
+    # Where the local stack keeps its data, logs and pid files.
+    data_dir: Path = PROJECT_ROOT / ".stack"
+
+    # Kafka (KRaft combined mode locally).
+    kafka_host: str = "127.0.0.1"
+    kafka_port: int = Field(9092, ge=1, le=65535)
+    kafka_controller_port: int = Field(9093, ge=1, le=65535)
+    events_topic: str = "game-events"
+    events_partitions: int = Field(4, ge=1, le=1024)
+    dead_letter_topic: str = "game-events-dlq"
+
+    # RabbitMQ.
+    rabbitmq_host: str = "127.0.0.1"
+    rabbitmq_port: int = Field(5672, ge=1, le=65535)
+    rabbitmq_dist_port: int = Field(25672, ge=1, le=65535)
+    rabbitmq_user: str = "guest"
+    rabbitmq_password: SecretStr = SecretStr("guest")
+    rabbitmq_vhost: str = "/"
+    rabbitmq_queue: str = "game-events"
+    rabbitmq_dead_letter_queue: str = "game-events-dlq"
+
+    # Redis.
+    redis_host: str = "127.0.0.1"
+    redis_port: int = Field(6379, ge=1, le=65535)
+    redis_db: int = Field(0, ge=0, le=15)
+    redis_prefix: str = "squid"
+
+    # SQL: MariaDB locally, TiDB in production (MySQL protocol either way).
+    sql_host: str = "127.0.0.1"
+    sql_port: int = Field(3306, ge=1, le=65535)
+    sql_user: str = "root"
+    sql_password: SecretStr = SecretStr("")
+    sql_database: str = "squidstream"
+    sql_server: str = Field("mariadb", pattern="^(mariadb|tidb)$")
+
+    # MongoDB wire protocol: FerretDB locally, MongoDB in production.
+    mongo_host: str = "127.0.0.1"
+    mongo_port: int = Field(27017, ge=1, le=65535)
+    mongo_database: str = "squidstream"
+    mongo_collection: str = "audit_log"
+
+    # gRPC gateways, one process per route.
+    gateway_host: str = "127.0.0.1"
+    gateway_kafka_port: int = Field(50051, ge=1, le=65535)
+    gateway_rabbitmq_port: int = Field(50052, ge=1, le=65535)
+    gateway_id: str = ""
+    max_players: int = Field(1000, ge=1, le=1_000_000)
+    broker_timeout_s: float = Field(5.0, gt=0, le=300)
+
+    # HTTP ingress: weights of the two routes (need not sum to 100, not both zero).
+    ingress_host: str = "127.0.0.1"
+    ingress_port: int = Field(8080, ge=1, le=65535)
+    route_weight_kafka: int = Field(50, ge=0)
+    route_weight_rabbitmq: int = Field(50, ge=0)
+
+    # Faust workers.
+    faust_app_id: str = "squidstream"
+    faust_web_host: str = "127.0.0.1"
+    faust_web_port: int = Field(6066, ge=1, le=65535)
+    faust_store: str = Field("memory://", pattern="^(memory://|rocksdb://.*)$")
+    faust_worker_urls: str = "http://127.0.0.1:6066"
+    batch_size: int = Field(1000, ge=1, le=100_000)
+    batch_timeout_s: float = Field(0.2, gt=0, le=60)
+
+    # Read API and dashboard.
+    views_host: str = "127.0.0.1"
+    views_port: int = Field(8000, ge=1, le=65535)
+
+    @field_validator("events_topic", "dead_letter_topic", "rabbitmq_queue", "redis_prefix")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.kafka_host}:{self.kafka_port}"
+
+    @property
+    def rabbitmq_url(self) -> str:
+        password = self.rabbitmq_password.get_secret_value()
+        vhost = "%2F" if self.rabbitmq_vhost == "/" else self.rabbitmq_vhost
+        return f"amqp://{self.rabbitmq_user}:{password}@{self.rabbitmq_host}:{self.rabbitmq_port}/{vhost}"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://{self.redis_host}:{self.redis_port}/{self.redis_db}"
+
+    @property
+    def mongo_url(self) -> str:
+        return f"mongodb://{self.mongo_host}:{self.mongo_port}/"
+
+    @property
+    def worker_urls(self) -> list[str]:
+        return [url.strip().rstrip("/") for url in self.faust_worker_urls.split(",") if url.strip()]
+
+
+def load_settings() -> Settings:
+    """Read the environment now; raise SettingsError naming each bad variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"SQUID_{'_'.join(str(part) for part in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

@@ -1,0 +1,1 @@
+"""stack: see DESIGN.md section 7."""

@@ -1,0 +1,9 @@
+"""`squidstream` subcommands of the stack package."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Add this package's subcommands (none yet)."""
