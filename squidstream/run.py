@@ -5,5 +5,5 @@ from __future__ import annotations
 import argparse
 
 
-def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `run` subcommand (filled in by the foundation work)."""
