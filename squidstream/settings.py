@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     gateway_id: str = ""
     max_players: int = Field(1000, ge=1, le=1_000_000)
     broker_timeout_s: float = Field(5.0, gt=0, le=300)
+    # Where the ingress finds each gateway ("host:port"); empty means gateway_host and its port.
+    gateway_kafka_address: str = ""
+    gateway_rabbitmq_address: str = ""
 
     # HTTP ingress: weights of the two routes (need not sum to 100, not both zero).
     ingress_host: str = "127.0.0.1"
@@ -109,6 +112,14 @@ class Settings(BaseSettings):
         password = self.rabbitmq_password.get_secret_value()
         vhost = "%2F" if self.rabbitmq_vhost == "/" else self.rabbitmq_vhost
         return f"amqp://{self.rabbitmq_user}:{password}@{self.rabbitmq_host}:{self.rabbitmq_port}/{vhost}"
+
+    @property
+    def kafka_gateway_target(self) -> str:
+        return self.gateway_kafka_address or f"{self.gateway_host}:{self.gateway_kafka_port}"
+
+    @property
+    def rabbitmq_gateway_target(self) -> str:
+        return self.gateway_rabbitmq_address or f"{self.gateway_host}:{self.gateway_rabbitmq_port}"
 
     @property
     def redis_url(self) -> str:

@@ -1,0 +1,83 @@
+# One toolchain, run the same way everywhere. `make test` is what CI runs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+SQUID := $(BIN)/squidstream
+PYTEST_ARGS ?=
+
+.PHONY: help setup setup-system venv npm proto proto-check lint format stack-up stack-down stack-status test test-fast run bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+setup: setup-system venv npm ## Install everything the project needs on a fresh machine
+
+setup-system: ## Debian tools the tests use (browser, node); skipped when present
+	@pkgs=""; command -v chromium >/dev/null || pkgs="$$pkgs chromium"; \
+	command -v npm >/dev/null || pkgs="$$pkgs nodejs npm"; \
+	if [ -n "$$pkgs" ]; then \
+	  echo ">> apt-get install$$pkgs"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$pkgs; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev,rocksdb]' --config-settings editable_mode=compat
+	@touch $@
+
+venv: $(VENV)/.installed ## Python virtualenv with the project and dev tools
+
+views/node_modules/.installed: views/package.json views/package-lock.json
+	cd views && npm ci --no-audit --no-fund
+	@touch $@
+
+npm: views/node_modules/.installed ## Front-end packages of the dashboard
+
+proto: venv ## Regenerate the Python modules of proto/game.proto
+	PATH=$(BIN):$$PATH $(PY) -m proto.generate
+
+proto-check: venv ## Fail when the generated modules are stale
+	PATH=$(BIN):$$PATH $(PY) -m proto.generate --check
+
+lint: venv ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy squidstream stack gateways streams views loadtest proto tests
+
+format: venv ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+stack-up: venv ## Install, build and start Kafka, RabbitMQ, Redis, MariaDB, FerretDB
+	$(SQUID) stack up
+
+stack-down: venv ## Stop the servers that stack-up started
+	$(SQUID) stack down
+
+stack-status: venv ## Table of servers, ports, pids and health
+	$(SQUID) stack status
+
+test: setup lint ## Set up, lint, start the stack, run every test, stop the stack
+	$(SQUID) stack up
+	@trap '$(SQUID) stack down' EXIT; \
+	$(BIN)/pytest -ra $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; rc=0; fi; \
+	exit $$rc
+
+test-fast: venv ## Unit tests only (no servers)
+	$(BIN)/pytest -ra -m "not stack" $(PYTEST_ARGS)
+
+run: setup ## The main job: whole pipeline under a Locust flood, with the dashboard
+	$(SQUID) run
+
+bench: setup ## Benchmarks that print numbers (ingest, streams, stores)
+	$(SQUID) stack up
+	$(SQUID) bench ingest
+	$(SQUID) bench streams
+
+clean: ## Remove the virtualenv and caches (not the stack's data)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
