@@ -1,9 +1,253 @@
-"""`squidstream run`: the main job (stack, gateways, ingress, worker, views, flood)."""
+"""`squidstream run`: the main job, the whole pipeline on this machine under a Locust flood.
+
+It brings the stack up, starts both gateways, the ingress, the Faust workers and the views as
+child processes (each logging under the stack's `logs/` folder), waits until each answers,
+prints what runs where and the dashboard URL, runs the flood, and keeps everything running until
+Ctrl-C (or `--duration`), then stops all of it: children first, then the servers.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from squidstream.settings import Settings, get_settings
+
+READY_TIMEOUT_S = 120.0
+
+
+class RunError(RuntimeError):
+    """A piece of the pipeline did not start."""
+
+
+@dataclass
+class Child:
+    """One long-running process of the pipeline."""
+
+    name: str
+    argv: list[str]
+    ready: Callable[[], bool]
+    where: str
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    def start(self, log_dir: Path) -> None:
+        self.log_path = log_dir / f"run-{self.name}.log"
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env},
+            start_new_session=True,  # Ctrl-C reaches us only; we stop children in order.
+        )
+        log.close()
+
+    def exited(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def stop(self, grace_s: float = 15.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _squid(*args: str) -> list[str]:
+    return [sys.executable, "-m", "squidstream.cli", *args]
+
+
+def _port_open(host: str, port: int) -> Callable[[], bool]:
+    def check() -> bool:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
+            return True
+        return False
+
+    return check
+
+
+def _http_ok(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+        return False
+
+    return check
+
+
+def pipeline(settings: Settings, workers: int, weights: tuple[int, int]) -> list[Child]:
+    """The child processes, in start order (stop order is the reverse)."""
+    web_ports = [settings.faust_web_port + i for i in range(workers)]
+    worker_urls = ",".join(f"http://{settings.faust_web_host}:{p}" for p in web_ports)
+    children = [
+        Child(
+            "gateway-kafka",
+            _squid("gateway", "kafka"),
+            _port_open(settings.gateway_host, settings.gateway_kafka_port),
+            f"grpc://{settings.kafka_gateway_target}",
+        ),
+        Child(
+            "gateway-rabbitmq",
+            _squid("gateway", "rabbitmq"),
+            _port_open(settings.gateway_host, settings.gateway_rabbitmq_port),
+            f"grpc://{settings.rabbitmq_gateway_target}",
+        ),
+    ]
+    children += [
+        Child(
+            f"worker-{i + 1}",
+            _squid("worker"),
+            _port_open(settings.faust_web_host, port),
+            f"http://{settings.faust_web_host}:{port}/squid/tables/",
+            env={"SQUID_FAUST_WEB_PORT": str(port)},
+        )
+        for i, port in enumerate(web_ports)
+    ]
+    ingress = f"http://{settings.ingress_host}:{settings.ingress_port}"
+    views = f"http://{settings.views_host}:{settings.views_port}"
+    children += [
+        Child(
+            "ingress",
+            _squid("ingress"),
+            _port_open(settings.ingress_host, settings.ingress_port),
+            f"{ingress}/docs",
+            env={
+                "SQUID_ROUTE_WEIGHT_KAFKA": str(weights[0]),
+                "SQUID_ROUTE_WEIGHT_RABBITMQ": str(weights[1]),
+            },
+        ),
+        Child(
+            "views",
+            _squid("views"),
+            _http_ok(f"{views}/healthz"),
+            f"{views}/  (dashboard)",
+            env={"SQUID_FAUST_WORKER_URLS": worker_urls},
+        ),
+    ]
+    return children
+
+
+def _wait_ready(child: Child) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while not child.ready():
+        code = child.exited()
+        if code is not None:
+            raise RunError(f"{child.name} exited with code {code}; see {child.log_path}")
+        if time.monotonic() > deadline:
+            raise RunError(
+                f"{child.name} not ready after {READY_TIMEOUT_S:.0f}s; see {child.log_path}"
+            )
+        time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def running(children: list[Child], log_dir: Path) -> Iterator[None]:
+    """Start the children in order and wait for each; stop all of them however we leave."""
+    try:
+        for child in children:
+            print(f"starting {child.name} ...", flush=True)
+            child.start(log_dir)
+            _wait_ready(child)
+        yield
+    finally:
+        for child in reversed(children):
+            child.stop()
+
+
+def _print_table(children: list[Child]) -> None:
+    print("\nwhat runs where:")
+    for child in children:
+        pid = child.process.pid if child.process else "-"
+        print(f"  {child.name:<18} pid {pid!s:<8} {child.where}   log {child.log_path}")
+
+
+def _supervise(children: list[Child], flood: subprocess.Popen[bytes] | None, until: float) -> None:
+    """Wait for Ctrl-C or the deadline; fail if a child dies on its own."""
+    while time.monotonic() < until:
+        for child in children:
+            code = child.exited()
+            if code is not None:
+                raise RunError(f"{child.name} exited with code {code}; see {child.log_path}")
+        if flood is not None and flood.poll() is not None:
+            print(f"\nflood finished (exit {flood.returncode}); Ctrl-C stops the pipeline")
+            flood = None
+        time.sleep(1)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    log_dir = settings.data_dir / "logs"
+    if subprocess.call(_squid("stack", "up")) != 0:
+        return 1
+    log_dir.mkdir(parents=True, exist_ok=True)
+    children = pipeline(settings, args.workers, (args.kafka_weight, args.rabbitmq_weight))
+    flood: subprocess.Popen[bytes] | None = None
+    try:
+        with running(children, log_dir):
+            _print_table(children)
+            print(f"\ndashboard: http://{settings.views_host}:{settings.views_port}/\n", flush=True)
+            if args.flood_time != "0":
+                flood = subprocess.Popen(_squid(*_flood_args(args, settings)))
+            until = time.monotonic() + (args.duration or float("inf"))
+            _supervise(children, flood, until)
+    except RunError as exc:
+        print(f"squidstream run: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping ...", flush=True)
+    finally:
+        if flood is not None and flood.poll() is None:
+            flood.terminate()
+            flood.wait()
+        if not args.keep_stack:
+            subprocess.call(_squid("stack", "down"))
+    return 0
+
+
+def _flood_args(args: argparse.Namespace, settings: Settings) -> list[str]:
+    return [
+        "flood",
+        "--host",
+        f"http://{settings.ingress_host}:{settings.ingress_port}",
+        "--users",
+        str(args.users),
+        "--spawn-rate",
+        str(args.spawn_rate),
+        "--run-time",
+        args.flood_time,
+        "--kafka-weight",
+        str(args.kafka_weight),
+        "--rabbitmq-weight",
+        str(args.rabbitmq_weight),
+    ]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the `run` subcommand (filled in by the foundation work)."""
+    """Add the `run` subcommand."""
+    parser = subparsers.add_parser(
+        "run", help="the main job: the whole pipeline under a Locust flood, with the dashboard"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="Faust worker processes")
+    parser.add_argument("--users", type=int, default=50, help="Locust users")
+    parser.add_argument("--spawn-rate", type=float, default=10, help="Locust users started per s")
+    parser.add_argument("--flood-time", default="5m", help="Locust run time (0: no flood)")
+    parser.add_argument("--kafka-weight", type=int, default=50)
+    parser.add_argument("--rabbitmq-weight", type=int, default=50)
+    parser.add_argument("--duration", type=float, default=0, help="stop after S s (0: Ctrl-C)")
+    parser.add_argument("--keep-stack", action="store_true", help="leave the servers running")
+    parser.set_defaults(func=run)

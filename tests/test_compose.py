@@ -1,4 +1,4 @@
-"""docker-compose.yml cannot run here (no Docker engine), so these tests keep it true to the code."""
+"""docker-compose.yml cannot run here (no Docker engine): these tests keep it true to the code."""
 
 from __future__ import annotations
 
