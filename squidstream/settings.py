@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     # Where the ingress finds each gateway ("host:port"); empty means gateway_host and its port.
     gateway_kafka_address: str = ""
     gateway_rabbitmq_address: str = ""
+    # Limits of one gateway call (bigger gets INVALID_ARGUMENT) and its retry memory.
+    gateway_max_batch: int = Field(10_000, ge=1, le=1_000_000)
+    gateway_max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    gateway_recent_requests: int = Field(100_000, ge=0, le=10_000_000)
+    # The ingress coalesces concurrent requests per route into one PlayStream batch.
+    ingress_batch_window_ms: float = Field(2.0, ge=0, le=1000)
+    ingress_batch_max: int = Field(500, ge=1, le=100_000)
 
     # HTTP ingress: weights of the two routes (need not sum to 100, not both zero).
     ingress_host: str = "127.0.0.1"

@@ -1,9 +1,78 @@
-"""`squidstream` subcommands of the streams package."""
+"""`squidstream` subcommands of the streams package: worker, replay, bench streams."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from squidstream.settings import load_settings
+
+FAUST = Path(sys.executable).with_name("faust")
 
 
-def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    """Add this package's subcommands (none yet)."""
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `worker`, `replay` and `bench streams`."""
+    worker = subparsers.add_parser("worker", help="run a Faust worker (faust -A streams.app)")
+    worker.add_argument("--web-port", type=int, help="web port (else SQUID_FAUST_WEB_PORT)")
+    worker.add_argument("-l", "--loglevel", default="info", help="log level (default info)")
+    worker.set_defaults(func=run_worker)
+
+    replay = subparsers.add_parser("replay", help="rebuild SQL/Redis/Mongo from offset 0")
+    replay.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    replay.set_defaults(func=run_replay)
+
+    streams = bench_kinds(subparsers).add_parser("streams", help="drain rates vs bare and naive")
+    streams.add_argument("--events", type=int, default=200_000, help="events to preload")
+    streams.add_argument("--naive-sample", type=int, default=5_000, help="naive consumer sample")
+    streams.set_defaults(func=run_bench)
+
+
+def bench_kinds(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """The `bench KIND` subparsers, shared with other packages that add benchmark kinds."""
+    bench = subparsers.choices.get("bench")
+    if bench is None:
+        bench = subparsers.add_parser("bench", help="benchmarks that print numbers")
+        return bench.add_subparsers(dest="bench", metavar="KIND", required=True)
+    for action in bench._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return bench.add_subparsers(dest="bench", metavar="KIND", required=True)
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    """Replace this process with a Faust worker (settings travel as SQUID_* variables)."""
+    env = dict(os.environ)
+    if args.web_port is not None:
+        env["SQUID_FAUST_WEB_PORT"] = str(args.web_port)
+    settings = load_settings()
+    port = str(args.web_port or settings.faust_web_port)
+    command = [str(FAUST), "-A", "streams.app", "worker", "-l", args.loglevel, "--web-port", port]
+    os.execve(command[0], command, env)
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from streams.errors import StreamsError
+    from streams.replay import replay
+
+    settings = load_settings()
+    try:
+        result = asyncio.run(replay(settings, progress=not args.no_progress))
+    except StreamsError as exc:
+        print(f"squidstream replay: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"replayed {result.records} records ({result.projected} events, "
+        f"{result.dead_letters} dead letters) in {result.seconds:.1f}s = {result.rate:,.0f}/s"
+    )
+    return 0
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from streams.bench import bench
+
+    return asyncio.run(bench(load_settings(), args.events, args.naive_sample))

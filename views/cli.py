@@ -1,9 +1,55 @@
-"""`squidstream` subcommands of the views package."""
+"""`squidstream views`: serve the read API and dashboard with uvicorn."""
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import subprocess
+from pathlib import Path
+
+from squidstream.settings import get_settings
+
+VIEWS_DIR = Path(__file__).resolve().parent
 
 
-def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    """Add this package's subcommands (none yet)."""
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `views` subcommand."""
+    parser = subparsers.add_parser(
+        "views", help="serve the read API and the dashboard", description=__doc__
+    )
+    parser.add_argument("--host", help="bind address (default: SQUID_VIEWS_HOST)")
+    parser.add_argument("--port", type=int, help="port (default: SQUID_VIEWS_PORT)")
+    parser.add_argument(
+        "--install-assets",
+        action="store_true",
+        help="install the dashboard's chart library (npm ci in views/) and exit",
+    )
+    parser.set_defaults(func=run)
+
+
+def install_assets() -> int:
+    """Run `npm ci` in views/: the chart library comes from package-lock.json."""
+    npm = shutil.which("npm")
+    if npm is None:
+        print("squidstream views: npm is not installed (apt-get install npm)")
+        return 1
+    return subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=VIEWS_DIR).returncode
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.install_assets:
+        return install_assets()
+    import uvicorn  # imported here so other subcommands do not pay for it
+
+    from views.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.views_host,
+        port=args.port or settings.views_port,
+        # Open live streams never end by themselves: give them a short grace on shutdown.
+        timeout_graceful_shutdown=3,
+        log_level="info",
+    )
+    return 0

@@ -1,0 +1,106 @@
+"""The RabbitMQ route: persistent messages to a durable queue, confirmed by the broker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import aio_pika
+import aiormq
+from aio_pika.abc import AbstractChannel, AbstractConnection
+from aio_pika.exceptions import AMQPError
+
+from gateways.errors import BrokerUnavailable
+from gateways.events import RouteName
+from proto import game_pb2
+from squidstream.settings import Settings
+
+CONTENT_TYPE = "application/x-protobuf"
+_BROKER_ERRORS = (AMQPError, aiormq.exceptions.AMQPError, OSError, TimeoutError, ConnectionError)
+
+
+class RabbitMQEmitter:
+    """Publishes GameEvents to the durable queue `settings.rabbitmq_queue` (default exchange)."""
+
+    route: RouteName = "rabbitmq"
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._timeout_s = settings.broker_timeout_s
+        self._connection: AbstractConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        async with self._lock:
+            if self._channel is not None and not self._channel.is_closed:
+                return
+            await self._drop()
+            connection = await self._connect()
+            try:
+                channel = await self._open_channel(connection)
+            except BaseException:
+                await connection.close()
+                raise
+            self._connection, self._channel = connection, channel
+
+    async def _connect(self) -> AbstractConnection:
+        settings = self._settings
+        try:
+            # A plain (not robust) connection: a dead broker must fail fast, not reconnect forever.
+            return await aio_pika.connect(settings.rabbitmq_url, timeout=self._timeout_s)
+        except _BROKER_ERRORS as exc:
+            where = f"{settings.rabbitmq_host}:{settings.rabbitmq_port}"
+            raise BrokerUnavailable(f"rabbitmq at {where}: {exc!r}") from exc
+
+    async def _open_channel(self, connection: AbstractConnection) -> AbstractChannel:
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                channel = await connection.channel(publisher_confirms=True)
+                # durable=True and no arguments: the bridge declares the queue exactly so.
+                await channel.declare_queue(self._settings.rabbitmq_queue, durable=True)
+        except _BROKER_ERRORS as exc:
+            raise BrokerUnavailable(f"rabbitmq channel or queue declare failed: {exc!r}") from exc
+        return channel
+
+    async def _drop(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None and not connection.is_closed:
+            await connection.close()
+
+    async def emit_many(self, events: Sequence[game_pb2.GameEvent]) -> None:
+        await self.start()
+        channel = self._channel
+        assert channel is not None  # start() either set it or raised
+        exchange = channel.default_exchange
+        queue = self._settings.rabbitmq_queue
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                # All publishes in flight at once; each awaits its own broker confirm.
+                await asyncio.gather(
+                    *(exchange.publish(_message(event), routing_key=queue) for event in events)
+                )
+        except _BROKER_ERRORS as exc:
+            raise BrokerUnavailable(
+                f"rabbitmq did not confirm {len(events)} events within {self._timeout_s}s: {exc!r}"
+            ) from exc
+
+    async def healthy(self) -> bool:
+        try:
+            await self.start()
+        except BrokerUnavailable:
+            return False
+        return self._channel is not None and not self._channel.is_closed
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._drop()
+
+
+def _message(event: game_pb2.GameEvent) -> aio_pika.Message:
+    return aio_pika.Message(
+        event.SerializeToString(),
+        message_id=event.event_id,
+        content_type=CONTENT_TYPE,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+    )

@@ -1,0 +1,206 @@
+"""The HTTP ingress: POST /api/games, split across the two gateway routes by weight."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Final
+
+import grpc
+from fastapi import FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from gateways.events import MAX_REQUEST_ID_CHARS, RouteName, route_name
+from gateways.routing import RouteClient, RouteFailed, RouteWeights
+from proto import game_pb2
+from squidstream.settings import Settings, load_settings
+
+INT32_MAX: Final = 2**31 - 1
+HTTP_STATUS: Final[dict[grpc.StatusCode, int]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: 422,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+}
+
+
+class GameRequest(BaseModel):
+    """One game to play. Ranges are the gateway's to judge; this only checks types."""
+
+    game_id: int = Field(ge=-INT32_MAX, le=INT32_MAX, examples=[1])
+    players: int = Field(ge=-INT32_MAX, le=INT32_MAX, examples=[42])
+    request_id: str | None = Field(
+        None, max_length=MAX_REQUEST_ID_CHARS, description="Idempotency key; else a header's"
+    )
+
+
+class GameEventOut(BaseModel):
+    """The event the gateway emitted for the request."""
+
+    event_id: str
+    request_id: str
+    game_id: int
+    game_name: str
+    players: int
+    winner: int
+    route: RouteName
+    gateway_id: str
+    occurred_at_ms: int
+    schema_version: int
+
+
+class ErrorOut(BaseModel):
+    """Why a request was refused; `field` names the request field at fault, if any."""
+
+    error: str
+    field: str
+    detail: str
+
+
+class IngressError(Exception):
+    """A refusal to answer with an HTTP status and an ErrorOut body."""
+
+    def __init__(self, status: int, error: str, field: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.body = status, ErrorOut(error=error, field=field, detail=detail)
+
+
+def _event_out(event: game_pb2.GameEvent) -> GameEventOut:
+    return GameEventOut(
+        event_id=event.event_id,
+        request_id=event.request_id,
+        game_id=event.game_id,
+        game_name=event.game_name,
+        players=event.players,
+        winner=event.winner,
+        route=route_name(event.route),
+        gateway_id=event.gateway_id,
+        occurred_at_ms=event.occurred_at_ms,
+        schema_version=event.schema_version,
+    )
+
+
+def _status_error(code: grpc.StatusCode, field: str, detail: str) -> IngressError:
+    return IngressError(HTTP_STATUS.get(code, 502), code.name.lower(), field, detail)
+
+
+def _request_id(body: GameRequest, *headers: str | None) -> str:
+    given = {value for value in (body.request_id, *headers) if value}
+    if len(given) > 1:
+        raise IngressError(422, "invalid_argument", "request_id", "conflicting request ids given")
+    return given.pop() if given else str(uuid.uuid4())
+
+
+def _route(weights: RouteWeights, forced: str | None) -> RouteName:
+    if forced is None:
+        return weights.choose()
+    if forced not in ("kafka", "rabbitmq"):
+        raise IngressError(
+            422, "invalid_argument", "X-Squid-Route", "X-Squid-Route must be kafka or rabbitmq"
+        )
+    return "kafka" if forced == "kafka" else "rabbitmq"
+
+
+def create_app(settings: Settings, weights: RouteWeights | None = None) -> FastAPI:
+    """The ingress app; gRPC channels open in its lifespan and close with it."""
+    chooser = weights or RouteWeights(
+        {"kafka": settings.route_weight_kafka, "rabbitmq": settings.route_weight_rabbitmq}
+    )
+    clients: dict[RouteName, RouteClient] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        targets: dict[RouteName, str] = {
+            "kafka": settings.kafka_gateway_target,
+            "rabbitmq": settings.rabbitmq_gateway_target,
+        }
+        for route, target in targets.items():
+            clients[route] = RouteClient(
+                route,
+                target,
+                window_s=settings.ingress_batch_window_ms / 1000,
+                max_batch=settings.ingress_batch_max,
+                timeout_s=settings.broker_timeout_s + 1.0,
+            )
+        yield
+        for client in clients.values():
+            await client.close()
+        clients.clear()
+
+    app = FastAPI(
+        title="squidstream ingress",
+        summary="Play games: each request becomes one GameEvent on the Kafka or RabbitMQ route.",
+        lifespan=lifespan,
+    )
+    _install_error_handlers(app)
+
+    @app.post(
+        "/api/games",
+        status_code=201,
+        response_model=GameEventOut,
+        responses={
+            409: {"model": ErrorOut, "description": "request id already used for another game"},
+            422: {"model": ErrorOut, "description": "invalid request; `field` names it"},
+            503: {"model": ErrorOut, "description": "the route's gateway or broker is down"},
+            504: {"model": ErrorOut, "description": "the gateway did not answer in time"},
+        },
+    )
+    async def play_game(
+        body: GameRequest,
+        idempotency_key: Annotated[str | None, Header(max_length=MAX_REQUEST_ID_CHARS)] = None,
+        x_request_id: Annotated[str | None, Header(max_length=MAX_REQUEST_ID_CHARS)] = None,
+        x_squid_route: Annotated[str | None, Header()] = None,
+    ) -> GameEventOut:
+        """Play one game on a route chosen by weight (or by `X-Squid-Route`)."""
+        request = game_pb2.PlayRequest(
+            request_id=_request_id(body, idempotency_key, x_request_id),
+            game_id=body.game_id,
+            players=body.players,
+        )
+        client = clients[_route(chooser, x_squid_route)]
+        try:
+            result = await client.play(request)
+        except RouteFailed as exc:
+            raise _status_error(exc.code, "", str(exc)) from exc
+        if result.HasField("error"):
+            error = result.error
+            raise _status_error(_status_code(error.code), error.field, error.message)
+        return _event_out(result.event)
+
+    @app.get("/api/routes")
+    async def routes() -> dict[str, dict[str, int | str]]:
+        """The route weights and gateway addresses this ingress uses."""
+        return {
+            route: {"weight": chooser.weights.get(route, 0), "target": client.target}
+            for route, client in clients.items()
+        }
+
+    return app
+
+
+def _status_code(number: int) -> grpc.StatusCode:
+    for code in grpc.StatusCode:
+        if code.value[0] == number:
+            return code
+    return grpc.StatusCode.UNKNOWN
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(IngressError)
+    async def refused(request: Request, exc: IngressError) -> JSONResponse:
+        return JSONResponse(exc.body.model_dump(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        field = str(first["loc"][-1]) if first["loc"] else ""
+        body = ErrorOut(error="invalid_argument", field=field, detail=str(first["msg"]))
+        return JSONResponse(body.model_dump(), status_code=422)
+
+
+def app_from_env() -> FastAPI:
+    """The app for `uvicorn --factory`, configured from SQUID_* variables."""
+    return create_app(load_settings())

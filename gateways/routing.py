@@ -1,0 +1,123 @@
+"""The ingress's side of the gateways: weighted route choice and micro-batched PlayStream calls."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Mapping
+from typing import Final
+
+import grpc
+
+from gateways.errors import GatewayError
+from gateways.events import ROUTES, RouteName
+from proto import game_pb2
+
+PLAY_STREAM: Final = "/squidstream.v1.GameGateway/PlayStream"
+Pending = tuple[game_pb2.PlayRequest, "asyncio.Future[game_pb2.PlayResult]"]
+
+
+class RouteFailed(GatewayError):
+    """A gateway call failed as a whole; `code` is the gRPC status it ended with."""
+
+    def __init__(self, route: RouteName, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(f"{route} gateway: {code.name}: {message}")
+        self.route = route
+        self.code = code
+
+
+class RouteWeights:
+    """Chooses a route at random in proportion to its weight."""
+
+    def __init__(self, weights: Mapping[RouteName, int], rng: random.Random | None = None) -> None:
+        if any(weight < 0 for weight in weights.values()) or sum(weights.values()) <= 0:
+            raise ValueError(f"route weights must be >= 0 and not all zero, got {dict(weights)}")
+        unknown = set(weights) - set(ROUTES)
+        if unknown:
+            raise ValueError(f"unknown routes {sorted(unknown)}")
+        self.weights = {route: weights[route] for route in ROUTES if weights.get(route, 0) > 0}
+        self._routes = list(self.weights)
+        self._route_weights = [float(weight) for weight in self.weights.values()]
+        self._rng = rng or random.Random()
+
+    def choose(self) -> RouteName:
+        return self._rng.choices(self._routes, weights=self._route_weights)[0]
+
+
+class RouteClient:
+    """One long-lived channel to a gateway; concurrent plays travel together as one batch."""
+
+    def __init__(
+        self,
+        route: RouteName,
+        target: str,
+        *,
+        window_s: float,
+        max_batch: int,
+        timeout_s: float,
+    ) -> None:
+        self.route = route
+        self.target = target
+        self._window_s = window_s
+        self._max_batch = max_batch
+        self._timeout_s = timeout_s
+        self._channel = grpc.aio.insecure_channel(target)
+        self._call = self._channel.stream_stream(
+            PLAY_STREAM,
+            request_serializer=game_pb2.PlayBatch.SerializeToString,
+            response_deserializer=game_pb2.PlayBatchReply.FromString,
+        )
+        self._pending: list[Pending] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._sending: set[asyncio.Task[None]] = set()
+
+    async def play(self, request: game_pb2.PlayRequest) -> game_pb2.PlayResult:
+        """The gateway's answer to one request; RouteFailed when the call itself failed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[game_pb2.PlayResult] = loop.create_future()
+        self._pending.append((request, future))
+        if len(self._pending) >= self._max_batch:
+            self._flush()
+        elif self._timer is None:
+            self._timer = loop.call_later(self._window_s, self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._pending = self._pending, []
+        if batch:
+            task = asyncio.create_task(self._send(batch))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def _send(self, batch: list[Pending]) -> None:
+        message = game_pb2.PlayBatch(requests=[request for request, _ in batch])
+        try:
+            call = self._call(iter((message,)), timeout=self._timeout_s)
+            reply = await call.read()
+            if not isinstance(reply, game_pb2.PlayBatchReply):
+                raise RouteFailed(self.route, grpc.StatusCode.UNAVAILABLE, "stream ended early")
+            if len(reply.results) != len(batch):
+                raise RouteFailed(self.route, grpc.StatusCode.INTERNAL, "reply size mismatch")
+        except grpc.aio.AioRpcError as exc:
+            _fail(batch, RouteFailed(self.route, exc.code(), exc.details() or ""))
+        except RouteFailed as exc:
+            _fail(batch, exc)
+        else:
+            for (_, future), result in zip(batch, reply.results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+    async def close(self) -> None:
+        self._flush()
+        if self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
+        await self._channel.close()
+
+
+def _fail(batch: list[Pending], error: RouteFailed) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(error)

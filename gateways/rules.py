@@ -1,0 +1,88 @@
+"""The five games as pure functions of (game id, players, randomness) that pick one winner.
+
+Players are numbered 1..N (N >= 1). Each game's answer, edge cases included:
+
+1 "Random": uniform among 1..N; N = 1 gives 1.
+2 "Half Game": N // 2 (rounded down), at least 1; so N = 1 gives 1, N = 2 and N = 3 give 1,
+  N = 5 gives 2.
+3 "The Last One": N.
+4 "Even Game": uniform among the even numbers in 1..N. N = 1 has no even player; the answer
+  is then 1, the only player (a game always has a winner).
+5 "Odd Game": uniform among the odd numbers in 1..N (1 is always one of them).
+
+An unknown game id or N < 1 raises `InvalidRequest`. The randomness is a `random.Random`
+seeded from the request id (`rng_for`), so a retried request picks the same winner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable, Mapping
+from typing import Final
+
+from gateways.errors import InvalidRequest
+
+GAME_NAMES: Final[Mapping[int, str]] = {
+    1: "Random",
+    2: "Half Game",
+    3: "The Last One",
+    4: "Even Game",
+    5: "Odd Game",
+}
+
+
+def rng_for(request_id: str) -> random.Random:
+    """A generator seeded by the SHA-256 of the request id: same id, same draws."""
+    digest = hashlib.sha256(request_id.encode("utf-8")).digest()
+    return random.Random(int.from_bytes(digest, "big"))
+
+
+def _random(players: int, rng: random.Random) -> int:
+    return rng.randint(1, players)
+
+
+def _half(players: int, rng: random.Random) -> int:
+    return max(1, players // 2)
+
+
+def _last(players: int, rng: random.Random) -> int:
+    return players
+
+
+def _even(players: int, rng: random.Random) -> int:
+    evens = players // 2
+    if evens == 0:
+        return 1  # N = 1: no even player exists, the only player wins.
+    return 2 * rng.randint(1, evens)
+
+
+def _odd(players: int, rng: random.Random) -> int:
+    odds = (players + 1) // 2
+    return 2 * rng.randint(1, odds) - 1
+
+
+_RULES: Final[Mapping[int, Callable[[int, random.Random], int]]] = {
+    1: _random,
+    2: _half,
+    3: _last,
+    4: _even,
+    5: _odd,
+}
+
+
+def game_name(game_id: int) -> str:
+    """The display name of a game; InvalidRequest for an unknown id."""
+    try:
+        return GAME_NAMES[game_id]
+    except KeyError:
+        known = ", ".join(str(key) for key in GAME_NAMES)
+        raise InvalidRequest("game_id", f"game_id must be one of {known}, got {game_id}") from None
+
+
+def pick_winner(game_id: int, players: int, rng: random.Random) -> int:
+    """The winning player number (1..players) of one game."""
+    game_name(game_id)
+    if players < 1:
+        raise InvalidRequest("players", f"players must be at least 1, got {players}")
+    return _RULES[game_id](players, rng)

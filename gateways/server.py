@@ -1,0 +1,135 @@
+"""Run one gateway process: the GameGateway service, gRPC health and reflection, one emitter."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+from typing import Final
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from gateways.dedup import RecentRequests
+from gateways.emitters import Emitter
+from gateways.emitters.kafka import KafkaEmitter
+from gateways.emitters.rabbitmq import RabbitMQEmitter
+from gateways.errors import BrokerUnavailable
+from gateways.events import RouteName
+from gateways.gateway import Gateway
+from gateways.service import SERVICE_NAME, GameGatewayServicer
+from squidstream.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HEALTH_INTERVAL_S: Final = 1.0
+# The transport's own ceiling; below it our servicer answers INVALID_ARGUMENT for big messages.
+TRANSPORT_MAX_BYTES: Final = 64 * 1024 * 1024
+
+
+def make_emitter(route: RouteName, settings: Settings) -> Emitter:
+    """The emitter of a route."""
+    if route == "kafka":
+        return KafkaEmitter(settings)
+    return RabbitMQEmitter(settings)
+
+
+def gateway_port(route: RouteName, settings: Settings) -> int:
+    """The configured port of a route's gateway."""
+    return settings.gateway_kafka_port if route == "kafka" else settings.gateway_rabbitmq_port
+
+
+def default_gateway_id(route: RouteName, settings: Settings) -> str:
+    """`SQUID_GATEWAY_ID`, else one naming the route, host and process."""
+    return settings.gateway_id or f"{route}-{socket.gethostname()}-{os.getpid()}"
+
+
+class GatewayServer:
+    """A started gRPC server with its health reporting; stop() releases everything."""
+
+    def __init__(
+        self,
+        route: RouteName,
+        settings: Settings,
+        port: int | None = None,
+        emitter: Emitter | None = None,
+    ) -> None:
+        self.route = route
+        self.settings = settings
+        self.emitter = emitter or make_emitter(route, settings)
+        gateway = Gateway(
+            self.emitter,
+            gateway_id=default_gateway_id(route, settings),
+            max_players=settings.max_players,
+            recent=RecentRequests(settings.gateway_recent_requests),
+        )
+        servicer = GameGatewayServicer(
+            gateway,
+            max_message_bytes=settings.gateway_max_message_bytes,
+            max_batch=settings.gateway_max_batch,
+        )
+        self.server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", TRANSPORT_MAX_BYTES),
+                ("grpc.max_send_message_length", TRANSPORT_MAX_BYTES),
+            ]
+        )
+        self.server.add_generic_rpc_handlers((servicer.handler(),))
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+        )
+        address = (
+            f"{settings.gateway_host}:{port if port is not None else gateway_port(route, settings)}"
+        )
+        self.port = self.server.add_insecure_port(address)
+        self._health_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Serve at once; a broker that is down now only makes health NOT_SERVING."""
+        try:
+            await self.emitter.start()
+        except BrokerUnavailable as exc:
+            log.warning("%s gateway starts without its broker: %s", self.route, exc)
+        await self._set_health(await self.emitter.healthy())
+        await self.server.start()
+        self._health_task = asyncio.create_task(self._watch_health())
+        log.info("%s gateway listening on port %d", self.route, self.port)
+
+    async def _set_health(self, serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", SERVICE_NAME):
+            await self.health.set(name, status)
+
+    async def _watch_health(self) -> None:
+        while True:
+            await asyncio.sleep(HEALTH_INTERVAL_S)
+            await self._set_health(await self.emitter.healthy())
+
+    async def stop(self, grace_s: float = 2.0) -> None:
+        if self._health_task is not None:
+            self._health_task.cancel()
+        await self.server.stop(grace_s)
+        await self.emitter.close()
+
+
+async def serve(route: RouteName, settings: Settings, port: int | None = None) -> None:
+    """Run a gateway until SIGINT or SIGTERM."""
+    server = GatewayServer(route, settings, port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await server.start()
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()

@@ -1,0 +1,191 @@
+"""`squidstream bench ingest`: accepted events/s and latency per route, unary and streaming."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from loadtest.brokers import delete_queue, delete_topic
+from loadtest.processes import Child, free_port, wait_serving
+from loadtest.traffic import load
+from proto import game_pb2
+from squidstream.settings import Settings
+
+PLAY = "/squidstream.v1.GameGateway/Play"
+PLAY_STREAM = "/squidstream.v1.GameGateway/PlayStream"
+
+
+@dataclass(frozen=True, slots=True)
+class BenchOptions:
+    routes: tuple[str, ...]
+    unary_calls: int
+    unary_concurrency: int
+    stream_events: int
+    stream_batch: int
+    stream_concurrency: int
+    profile_dir: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """One phase's numbers; latencies in milliseconds."""
+
+    route: str
+    mode: str
+    accepted: int
+    failed: int
+    seconds: float
+    latencies_ms: list[float]
+
+    def row(self) -> str:
+        ordered = sorted(self.latencies_ms) or [0.0]
+        p50 = statistics.median(ordered)
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        rate = self.accepted / self.seconds if self.seconds else 0.0
+        return (
+            f"{self.route:<9} {self.mode:<10} {self.accepted:>8} {self.failed:>6} "
+            f"{self.seconds:>8.2f} {rate:>10.0f} {p50:>8.2f} {p99:>8.2f}"
+        )
+
+
+HEADER = (
+    f"{'route':<9} {'mode':<10} {'accepted':>8} {'failed':>6} "
+    f"{'seconds':>8} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8}"
+)
+
+
+def _requests(count: int) -> list[game_pb2.PlayRequest]:
+    games = load()
+    return [
+        game_pb2.PlayRequest(
+            request_id=str(uuid.uuid4()),
+            game_id=games[n % len(games)].game_id,
+            players=games[n % len(games)].players,
+        )
+        for n in range(count)
+    ]
+
+
+async def _unary(channel: grpc.aio.Channel, route: str, calls: int, concurrency: int) -> Measured:
+    play: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]
+    play = channel.unary_unary(PLAY, request_serializer=None, response_deserializer=None)
+    payloads = [request.SerializeToString() for request in _requests(calls)]
+    latencies: list[float] = []
+    failures = 0
+
+    async def worker(mine: list[bytes]) -> None:
+        nonlocal failures
+        for payload in mine:
+            started = time.perf_counter()
+            try:
+                await play(payload, timeout=30)
+            except grpc.aio.AioRpcError:
+                failures += 1
+                continue
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(payloads[n::concurrency]) for n in range(concurrency)))
+    seconds = time.perf_counter() - started
+    return Measured(route, "unary", len(latencies), failures, seconds, latencies)
+
+
+async def _stream(
+    channel: grpc.aio.Channel, route: str, events: int, batch: int, concurrency: int
+) -> Measured:
+    call: grpc.aio.StreamStreamMultiCallable[bytes, game_pb2.PlayBatchReply]
+    call = channel.stream_stream(
+        PLAY_STREAM,
+        request_serializer=None,
+        response_deserializer=game_pb2.PlayBatchReply.FromString,
+    )
+    requests = _requests(events)
+    # Serialized up front so the client spends its time waiting on the gateway, not building.
+    batches = [
+        game_pb2.PlayBatch(requests=requests[n : n + batch]).SerializeToString()
+        for n in range(0, events, batch)
+    ]
+    latencies: list[float] = []
+    counts = [0, 0]
+
+    async def worker(mine: list[bytes]) -> None:
+        stream = call(timeout=600)
+        for payload in mine:
+            started = time.perf_counter()
+            await stream.write(payload)
+            reply = await stream.read()
+            assert isinstance(reply, game_pb2.PlayBatchReply)
+            latencies.append((time.perf_counter() - started) * 1000)
+            failed = sum(1 for result in reply.results if result.HasField("error"))
+            counts[0] += len(reply.results) - failed
+            counts[1] += failed
+        await stream.done_writing()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(batches[n::concurrency]) for n in range(concurrency)))
+    seconds = time.perf_counter() - started
+    return Measured(route, f"stream/{batch}", counts[0], counts[1], seconds, latencies)
+
+
+def _gateway(route: str, name: str, port: int, options: BenchOptions, settings: Settings) -> Child:
+    env = {
+        "SQUID_EVENTS_TOPIC": name,
+        "SQUID_RABBITMQ_QUEUE": name,
+        "SQUID_EVENTS_PARTITIONS": str(settings.events_partitions),
+    }
+    args = ["gateway", route, "--port", str(port)]
+    log = None
+    if options.profile_dir is not None:
+        options.profile_dir.mkdir(parents=True, exist_ok=True)
+        args += ["--profile", str(options.profile_dir / f"gateway-{route}.html")]
+        log = options.profile_dir / f"gateway-{route}.txt"
+    return Child(args, env, log).start()
+
+
+async def bench_route(route: str, settings: Settings, options: BenchOptions) -> list[Measured]:
+    """Start a throwaway gateway for `route` on its own topic or queue and measure it."""
+    port, name = free_port(), f"bench-ingest-{uuid.uuid4().hex[:8]}"
+    child = _gateway(route, name, port, options, settings)
+    target = f"{settings.gateway_host}:{port}"
+    try:
+        await wait_serving(child, target)
+        async with grpc.aio.insecure_channel(target) as channel:
+            await _unary(channel, route, 200, 50)  # warm-up: connections, caches, topic metadata
+            return [
+                await _unary(channel, route, options.unary_calls, options.unary_concurrency),
+                await _stream(
+                    channel,
+                    route,
+                    options.stream_events,
+                    options.stream_batch,
+                    options.stream_concurrency,
+                ),
+            ]
+    finally:
+        child.stop()
+        await _cleanup(settings, route, name)
+
+
+async def _cleanup(settings: Settings, route: str, name: str) -> None:
+    """Drop the benchmark's topic or queue: nobody projects them."""
+    if route == "kafka":
+        await delete_topic(settings, name)
+    else:
+        await delete_queue(settings, name)
+
+
+async def bench(settings: Settings, options: BenchOptions) -> int:
+    """Run every route in turn and print one table."""
+    results: list[Measured] = []
+    for route in options.routes:
+        results += await bench_route(route, settings, options)
+    print(HEADER)
+    for measured in results:
+        print(measured.row())
+    return 0 if all(measured.failed == 0 for measured in results) else 1

@@ -1,0 +1,136 @@
+"""`squidstream flood`: Locust, headless, as a subprocess; Locust's CSV stats are kept."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+LOCUSTFILE: Final = Path(__file__).resolve().parent / "locustfile.py"
+USER_CLASSES: Final = {"http": "IngressUser", "grpc": "GatewayUser"}
+
+
+@dataclass(frozen=True, slots=True)
+class FloodOptions:
+    """Everything one flood run needs."""
+
+    users: int
+    spawn_rate: float
+    run_time: str
+    kafka_weight: int
+    rabbitmq_weight: int
+    csv_prefix: Path
+    host: str
+    user: str = "http"
+    traffic_file: Path | None = None
+    grpc_batch: int = 100
+    gateway_kafka: str = "127.0.0.1:50051"
+    gateway_rabbitmq: str = "127.0.0.1:50052"
+
+
+@dataclass(frozen=True, slots=True)
+class FloodTotals:
+    """The aggregated row of Locust's `<prefix>_stats.csv`."""
+
+    requests: int
+    failures: int
+    requests_per_s: float
+    median_ms: float
+    p99_ms: float
+
+
+def locust_command(options: FloodOptions) -> list[str]:
+    """The `locust --headless ...` command line of a flood."""
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--users",
+        str(options.users),
+        "--spawn-rate",
+        str(options.spawn_rate),
+        "--run-time",
+        options.run_time,
+        "--host",
+        options.host,
+        "--csv",
+        str(options.csv_prefix),
+        "--json-file",
+        f"{options.csv_prefix}_final",
+        "--only-summary",
+        "--stop-timeout",
+        "15",
+        "--kafka-weight",
+        str(options.kafka_weight),
+        "--rabbitmq-weight",
+        str(options.rabbitmq_weight),
+        "--grpc-batch",
+        str(options.grpc_batch),
+        "--gateway-kafka",
+        options.gateway_kafka,
+        "--gateway-rabbitmq",
+        options.gateway_rabbitmq,
+    ]
+    if options.traffic_file is not None:
+        command += ["--traffic-file", str(options.traffic_file)]
+    return [*command, USER_CLASSES[options.user]]
+
+
+def run_flood(options: FloodOptions) -> int:
+    """Run Locust to the end; its exit code (1 when any request failed)."""
+    options.csv_prefix.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(locust_command(options), check=False).returncode
+
+
+def _percentile(histogram: dict[str, int], fraction: float) -> float:
+    """A percentile from Locust's {rounded ms: count} histogram."""
+    points = sorted((float(ms), count) for ms, count in histogram.items())
+    total, seen = sum(count for _, count in points), 0
+    for ms, count in points:
+        seen += count
+        if seen >= fraction * total:
+            return ms
+    return 0.0
+
+
+def _totals(entries: list[dict[str, Any]]) -> FloodTotals:
+    histogram: dict[str, int] = {}
+    for entry in entries:
+        for ms, count in entry["response_times"].items():
+            histogram[ms] = histogram.get(ms, 0) + count
+    requests = sum(int(entry["num_requests"]) for entry in entries)
+    started = min(float(entry["start_time"]) for entry in entries)
+    ended = max(float(entry["last_request_timestamp"] or started) for entry in entries)
+    return FloodTotals(
+        requests=requests,
+        failures=sum(int(entry["num_failures"]) for entry in entries),
+        requests_per_s=requests / (ended - started) if ended > started else 0.0,
+        median_ms=_percentile(histogram, 0.5),
+        p99_ms=_percentile(histogram, 0.99),
+    )
+
+
+def read_stats(csv_prefix: Path) -> dict[str, FloodTotals]:
+    """Final totals by request name, plus "Aggregated", from `<prefix>_final.json`.
+
+    Locust rewrites its CSV files once a second while running and not again at exit, so the
+    CSV can miss the last second; the JSON file is written after the last user stopped.
+    """
+    entries: list[dict[str, Any]] = json.loads(
+        Path(f"{csv_prefix}_final.json").read_text(encoding="utf-8")
+    )
+    if not entries:
+        raise ValueError(f"no requests recorded in {csv_prefix}_final.json")
+    by_name = {entry["name"]: _totals([entry]) for entry in entries}
+    return {**by_name, "Aggregated": _totals(entries)}
+
+
+def read_totals(csv_prefix: Path) -> FloodTotals:
+    """The totals over every request of a finished flood."""
+    return read_stats(csv_prefix)["Aggregated"]

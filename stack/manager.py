@@ -1,0 +1,128 @@
+"""`up`, `down` and `status` of the local stack, serialised by a file lock under data_dir."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from squidstream.settings import Settings
+from stack import process
+from stack.errors import StackError
+from stack.paths import StackPaths
+from stack.ports import port_free, port_owner
+from stack.servers import SERVER_CLASSES, Server
+from stack.servers.base import Report
+from stack.starter import probe, running_record, start_all
+
+
+def print_report(message: str) -> None:
+    print(f"stack: {message}", file=sys.stderr, flush=True)
+
+
+def server_names() -> list[str]:
+    return [cls.name for cls in SERVER_CLASSES]
+
+
+def make_servers(settings: Settings, only: Sequence[str] | None = None) -> list[Server]:
+    """The servers to act on, in start order; unknown names are a StackError."""
+    unknown = sorted(set(only or ()) - set(server_names()))
+    if unknown:
+        raise StackError(f"unknown server(s) {', '.join(unknown)}; known: {server_names()}")
+    paths = StackPaths(settings.data_dir)
+    return [cls(settings, paths) for cls in SERVER_CLASSES if not only or cls.name in only]
+
+
+@contextmanager
+def stack_lock(paths: StackPaths, report: Report) -> Iterator[None]:
+    """Hold an exclusive lock so two `up`s (two pytest runs) never start a server twice."""
+    paths.run.mkdir(parents=True, exist_ok=True)
+    with paths.lock_file.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            report("another `squidstream stack` command holds the lock; waiting for it")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """One row of `squidstream stack status`."""
+
+    name: str
+    port: int
+    pid: int | None
+    healthy: bool
+    note: str
+
+
+def up(
+    settings: Settings, only: Sequence[str] | None = None, report: Report = print_report
+) -> None:
+    """Install, build and start what is missing, then wait until every server answers.
+
+    Raises StackError naming each server that failed, after trying all of them.
+    """
+    servers = make_servers(settings, only)
+    paths = StackPaths(settings.data_dir)
+    paths.create()
+    with stack_lock(paths, report):
+        failures = asyncio.run(start_all(servers, report))
+    if failures:
+        raise StackError("\n".join(str(failure) for failure in failures))
+
+
+def down(
+    settings: Settings, only: Sequence[str] | None = None, report: Report = print_report
+) -> None:
+    """Stop the processes that `up` recorded, newest server first; leave anything else alone."""
+    servers = make_servers(settings, only)
+    paths = StackPaths(settings.data_dir)
+    paths.create()
+    with stack_lock(paths, report):
+        for server in reversed(servers):
+            _stop(server, report)
+
+
+def _stop(server: Server, report: Report) -> None:
+    record = process.read_record(server.pid_path)
+    if record is None:
+        report(f"{server.name}: not running (no pid file)")
+        return
+    if not process.is_ours(record):
+        server.pid_path.unlink(missing_ok=True)
+        report(f"{server.name}: pid {record.pid} is not the process we started; left it alone")
+        return
+    killed = process.terminate(record, server.stop_timeout_s)
+    server.pid_path.unlink(missing_ok=True)
+    how = "killed after a timeout" if killed else "stopped"
+    report(f"{server.name}: {how} (pid {record.pid})")
+
+
+def status(settings: Settings, only: Sequence[str] | None = None) -> list[ServerStatus]:
+    """Pid and health of each server; a server that answers but is not ours says so."""
+    servers = make_servers(settings, only)
+    return asyncio.run(_status_all(servers))
+
+
+async def _status_all(servers: list[Server]) -> list[ServerStatus]:
+    return list(await asyncio.gather(*(_status_one(server) for server in servers)))
+
+
+async def _status_one(server: Server) -> ServerStatus:
+    record = running_record(server)
+    problem = await probe(server)
+    if record is not None:
+        note = "running" if problem is None else f"running, not answering: {problem}"
+    elif problem is None:
+        note = "answers, but was not started by this stack"
+    elif not port_free(server.bind_host, server.port):
+        note = f"port taken by {port_owner(server.port)}"
+    else:
+        note = "stopped"
+    pid = record.pid if record is not None else None
+    return ServerStatus(server.name, server.port, pid, problem is None, note)

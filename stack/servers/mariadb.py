@@ -1,0 +1,108 @@
+"""MariaDB from the Debian package: a private datadir, root over loopback TCP without password."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import ClassVar
+
+import aiomysql
+
+from stack.errors import ServerError
+from stack.install import ensure_packages, require_binary
+from stack.servers.base import Report, Server
+
+
+class MariaDB(Server):
+    name = "mariadb"
+    start_timeout_s = 60.0
+    packages: ClassVar[dict[str, str]] = {
+        "mariadbd": "mariadb-server",
+        "mariadb-install-db": "mariadb-server",
+    }
+
+    @property
+    def port(self) -> int:
+        return self.settings.sql_port
+
+    @property
+    def port_setting(self) -> str:
+        return "SQUID_SQL_PORT"
+
+    @property
+    def marker(self) -> str:
+        return f"--datadir={self.data_dir}"
+
+    @property
+    def socket_path(self) -> Path:
+        return self.paths.run / "mariadb.sock"
+
+    def prepare(self, report: Report) -> None:
+        ensure_packages(self.packages, report)
+        super().prepare(report)
+        if not (self.data_dir / "mysql").is_dir():
+            report("mariadb: creating the system tables (mariadb-install-db, first run only)")
+            self._install_db()
+
+    def _install_db(self) -> None:
+        argv = [
+            require_binary("mariadb-install-db", "mariadb-server"),
+            "--no-defaults",
+            f"--datadir={self.data_dir}",
+            "--user=root",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ]
+        with self.log_path.open("a", encoding="utf-8") as log:
+            done = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, check=False)
+        if done.returncode != 0:
+            raise ServerError(self.name, f"mariadb-install-db failed; see {self.log_path}")
+
+    def argv(self) -> list[str]:
+        # The socket lives under run/ so nothing touches the system's /run/mysqld.
+        return [
+            require_binary("mariadbd", "mariadb-server"),
+            "--no-defaults",
+            f"--datadir={self.data_dir}",
+            "--user=root",
+            f"--socket={self.socket_path}",
+            f"--port={self.port}",
+            f"--bind-address={self.bind_host}",
+            f"--pid-file={self.paths.run / 'mariadbd.pid'}",
+            "--max-connections=1000",
+            "--character-set-server=utf8mb4",
+            "--collation-server=utf8mb4_unicode_ci",
+        ]
+
+    async def _connect(self) -> aiomysql.Connection:
+        return await aiomysql.connect(
+            host=self.settings.sql_host,
+            port=self.port,
+            user=self.settings.sql_user,
+            password=self.settings.sql_password.get_secret_value(),
+            connect_timeout=3,
+        )
+
+    async def check(self) -> None:
+        conn = await self._connect()
+        try:
+            async with conn.cursor() as cur:
+                await cur.execute("SELECT 1")
+                if await cur.fetchone() != (1,):
+                    raise RuntimeError("SELECT 1 did not return 1")
+        finally:
+            conn.close()
+
+    async def on_ready(self) -> None:
+        name = self.settings.sql_database
+        conn = await self._connect()
+        try:
+            async with conn.cursor() as cur:
+                # Look first: IF NOT EXISTS on an existing database raises a driver Warning.
+                await cur.execute(
+                    "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (name,)
+                )
+                if await cur.fetchone() is None:
+                    await cur.execute(f"CREATE DATABASE IF NOT EXISTS `{name.replace('`', '``')}`")
+        finally:
+            conn.close()

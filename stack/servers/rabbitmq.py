@@ -1,0 +1,101 @@
+"""RabbitMQ from the Debian package, as user rabbitmq, with every folder under data/rabbitmq."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import ClassVar
+
+import aio_pika
+
+from stack.install import ensure_packages, require_binary
+from stack.servers.base import Report, Server
+
+NODE_NAME = "squid@localhost"
+DEFAULT_PORT = 5672
+SERVER_SCRIPT = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+SERVICE_HOME = "/var/lib/rabbitmq"
+SERVICE_USER = "rabbitmq"
+
+
+class RabbitMQ(Server):
+    name = "rabbitmq"
+    start_timeout_s = 90.0
+    stop_timeout_s = 40.0
+    packages: ClassVar[dict[str, str]] = {
+        "rabbitmq-server": "rabbitmq-server",
+        "rabbitmqctl": "rabbitmq-server",
+    }
+
+    @property
+    def port(self) -> int:
+        return self.settings.rabbitmq_port
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return (self.port, self.settings.rabbitmq_dist_port)
+
+    @property
+    def node_name(self) -> str:
+        # A second stack (tests on spare ports) needs its own node name on the same host.
+        return NODE_NAME if self.port == DEFAULT_PORT else f"squid{self.port}@localhost"
+
+    @property
+    def marker(self) -> str:
+        return "rabbitmq-server"
+
+    @property
+    def node_pid_file(self) -> Path:
+        return self.data_dir / "node.pid"
+
+    def prepare(self, report: Report) -> None:
+        ensure_packages(self.packages, report)
+        super().prepare(report)
+        (self.data_dir / "mnesia").mkdir(exist_ok=True)
+        (self.data_dir / "log").mkdir(exist_ok=True)
+        plugins = self.data_dir / "enabled_plugins"
+        if not plugins.exists():
+            plugins.write_text("[].\n", encoding="ascii")
+        # The node runs as `rabbitmq`, which must own everything it writes.
+        for path in (self.data_dir, *self.data_dir.rglob("*")):
+            shutil.chown(path, SERVICE_USER, SERVICE_USER)
+
+    def argv(self) -> list[str]:
+        # Debian's /usr/sbin/rabbitmq-server drops root through `su`, which puts the node in a
+        # new session that our SIGTERM to the process group never reaches (and `su` SIGKILLs
+        # its child shell 2 s later, orphaning the node). setpriv execs in place instead.
+        require_binary("rabbitmq-server", "rabbitmq-server")
+        setpriv = require_binary("setpriv", "util-linux")
+        user = f"--reuid={SERVICE_USER}"
+        return [setpriv, user, f"--regid={SERVICE_USER}", "--init-groups", SERVER_SCRIPT]
+
+    def cwd(self) -> Path:
+        return self.data_dir
+
+    def env(self) -> dict[str, str]:
+        # `-detached` fails silently here, so the node runs in the foreground of a detached child.
+        return {
+            **os.environ,
+            "HOME": SERVICE_HOME,  # where the node finds its Erlang cookie
+            "USER": SERVICE_USER,
+            "LOGNAME": SERVICE_USER,
+            "RABBITMQ_NODENAME": self.node_name,
+            "RABBITMQ_NODE_IP_ADDRESS": self.bind_host,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.settings.rabbitmq_dist_port),
+            "RABBITMQ_MNESIA_BASE": str(self.data_dir / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.data_dir / "log"),
+            "RABBITMQ_PID_FILE": str(self.node_pid_file),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.data_dir / "enabled_plugins"),
+            "RABBITMQ_LOGS": "-",
+            "ERL_EPMD_ADDRESS": self.bind_host,
+        }
+
+    async def check(self) -> None:
+        connection = await aio_pika.connect(self.settings.rabbitmq_url, timeout=5)
+        try:
+            channel = await connection.channel()
+            await channel.close()
+        finally:
+            await connection.close()

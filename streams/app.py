@@ -1,0 +1,86 @@
+"""The Faust app: `faust -A streams.app worker` projects game-events into SQL, Redis and Mongo."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+
+from squidstream.settings import Settings, get_settings
+from squidstream.topics import ensure_topics
+from streams.agents import WorkerStats, register_agents
+from streams.bridge import Bridge
+from streams.tables import Tables, define_tables, snapshot
+
+log = logging.getLogger(__name__)
+
+
+class SquidApp(faust.App):
+    """A faust.App that creates our topics (auto-creation is off) before it subscribes."""
+
+    squid_settings: Settings
+
+    async def on_first_start(self) -> None:
+        await super().on_first_start()
+        settings = self.squid_settings
+        await ensure_topics(
+            settings,
+            {settings.events_topic: settings.events_partitions, settings.dead_letter_topic: 1},
+        )
+
+
+def create_app(settings: Settings) -> SquidApp:
+    """Build the app, its tables, agent, bridge task and web page from one settings object."""
+    app = SquidApp(
+        settings.faust_app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store=settings.faust_store,
+        web_host=settings.faust_web_host,
+        web_port=settings.faust_web_port,
+        topic_partitions=settings.events_partitions,
+        topic_replication_factor=1,
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+        # Keys carry their source partition; standbys would make a worker report others' keys.
+        table_standby_replicas=0,
+        producer_acks=-1,
+    )
+    app.squid_settings = settings
+    topic = app.topic(
+        settings.events_topic,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.events_partitions,
+    )
+    tables = define_tables(app)
+    stats = WorkerStats()
+    bridge = Bridge(settings)
+    register_agents(app, topic, settings, tables, stats)
+    app.task(bridge.run)
+    register_page(app, settings, tables, stats, bridge)
+    return app
+
+
+def register_page(
+    app: faust.App, settings: Settings, tables: Tables, stats: WorkerStats, bridge: Bridge
+) -> None:
+    """GET /squid/tables/: this worker's table values and counters, as JSON."""
+
+    @app.page("/squid/tables/")
+    async def squid_tables(web: Any, request: Any) -> Any:
+        assigned = {
+            tp.partition for tp in app.consumer.assignment() if tp.topic == settings.events_topic
+        }
+        body = snapshot(tables, assigned)
+        body["partitions"] = sorted(assigned)
+        body["worker"] = {
+            "batches": stats.batches,
+            "projected": stats.projected,
+            "dead_letters": stats.dead_letters + bridge.dead_letters,
+            "bridge_forwarded": bridge.forwarded,
+        }
+        return web.json(body)
+
+
+app = create_app(get_settings())

@@ -1,0 +1,191 @@
+"""`squidstream bench streams`: drain rates of a bare consumer, our worker and a naive consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+
+from squidstream.settings import Settings
+from squidstream.topics import ensure_topics
+from streams.deadletter import new_producer
+from streams.decode import Event, encode
+from streams.naive import naive_drain
+from streams.project import Projector, open_projections
+from streams.replay import drain, end_offsets
+from streams.synthetic import synthetic_events
+
+WORKER_TIMEOUT_S = 900.0
+
+
+def bench_settings(base: Settings, tag: str) -> Settings:
+    """Settings with a private topic, group, key prefix and databases for one bench run."""
+    return base.model_copy(
+        update={
+            "events_topic": f"bench-{tag}",
+            "dead_letter_topic": f"bench-{tag}-dlq",
+            "rabbitmq_queue": f"bench-{tag}",
+            "rabbitmq_dead_letter_queue": f"bench-{tag}-dlq",
+            "faust_app_id": f"bench-{tag}",
+            "redis_prefix": f"bench{tag}",
+            "sql_database": f"squid_bench_{tag}",
+            "mongo_database": f"squid_bench_{tag}",
+            "faust_web_port": base.faust_web_port + 900,
+        }
+    )
+
+
+async def preload(settings: Settings, events: Sequence[Event]) -> float:
+    """Produce the events (key = event id); returns the produce rate."""
+    await ensure_topics(settings, {settings.events_topic: settings.events_partitions})
+    producer = new_producer(settings)
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        futures = [
+            await producer.send(settings.events_topic, encode(e), key=e.event_id.encode())
+            for e in events
+        ]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return len(events) / (time.perf_counter() - started)
+
+
+async def bare_drain(settings: Settings) -> float:
+    """A bare aiokafka consumer reading every record once: the ceiling for Python here."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=8 << 20,
+        fetch_max_bytes=64 << 20,
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()
+        ends = await end_offsets(consumer, settings.events_topic)
+        consumer.assign(list(ends))
+        await consumer.seek_to_beginning(*ends)
+        total, seen = sum(ends.values()), 0
+        started = time.perf_counter()
+        while seen < total:
+            fetched = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            seen += sum(len(records) for records in fetched.values())
+        return total / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    """SQUID_* variables that make a worker subprocess use these settings."""
+    env = dict(os.environ)
+    for name in (
+        "events_topic",
+        "dead_letter_topic",
+        "rabbitmq_queue",
+        "rabbitmq_dead_letter_queue",
+        "faust_app_id",
+        "redis_prefix",
+        "sql_database",
+        "mongo_database",
+        "faust_web_port",
+        "batch_size",
+        "batch_timeout_s",
+        "events_partitions",
+    ):
+        env[f"SQUID_{name.upper()}"] = str(getattr(settings, name))
+    return env
+
+
+def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
+    """A `faust -A streams.app worker` subprocess with its own data directory."""
+    faust = Path(sys.executable).with_name("faust")
+    data_dir = log_path.with_suffix(".data")
+    command = [str(faust), "-A", "streams.app", "--datadir", str(data_dir), "worker", "-l", "warn"]
+    command += ["--web-port", str(settings.faust_web_port)]
+    with log_path.open("wb") as log_file:
+        return subprocess.Popen(
+            command, env=worker_env(settings), stdout=log_file, stderr=subprocess.STDOUT
+        )
+
+
+async def worker_drain(settings: Settings, total: int, log_path: Path) -> float:
+    """Run one worker over the preloaded topic; rate from its first to its last batch."""
+    process = start_worker(settings, log_path)
+    url = f"http://127.0.0.1:{settings.faust_web_port}/squid/tables/"
+    first: tuple[float, int] | None = None
+    deadline = time.monotonic() + WORKER_TIMEOUT_S
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            while time.monotonic() < deadline:
+                projected = await _projected(client, url)
+                now = time.perf_counter()
+                if projected and first is None:
+                    first = (now, projected)
+                if first and projected >= total:
+                    return (projected - first[1]) / max(now - first[0], 1e-9)
+                if process.poll() is not None:
+                    raise RuntimeError(f"worker exited with {process.returncode}; see {log_path}")
+                await asyncio.sleep(0.05)
+        raise RuntimeError(f"worker did not finish in {WORKER_TIMEOUT_S:.0f}s; see {log_path}")
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+async def _projected(client: httpx.AsyncClient, url: str) -> int:
+    try:
+        response = await client.get(url)
+        return int(response.json()["worker"]["projected"])
+    except (httpx.HTTPError, ValueError, KeyError):
+        return 0
+
+
+async def reset_stores(settings: Settings) -> None:
+    projector = Projector(await open_projections(settings))
+    try:
+        await projector.reset()
+    finally:
+        await projector.close()
+
+
+async def bench(base: Settings, count: int, naive_sample: int) -> int:
+    """Preload, measure the four drains, print rates and ratios; 0 when every goal is met."""
+    tag = uuid.uuid4().hex[:8]
+    settings = bench_settings(base, tag)
+    log_dir = base.data_dir / "bench"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    events = synthetic_events(count)
+    print(f"preloading {count:,} events into {settings.events_topic} ...", flush=True)
+    produce = await preload(settings, events)
+    bare = await bare_drain(settings)
+    print(f"bare aiokafka consumer: {bare:,.0f} events/s (produce {produce:,.0f}/s)", flush=True)
+    worker = await worker_drain(settings, count, log_dir / f"worker-{tag}.log")
+    print(f"faust worker, 3 projections: {worker:,.0f} events/s", flush=True)
+    await reset_stores(settings)
+    projector = Projector(await open_projections(settings))
+    try:
+        batched = (await drain(settings, projector)).rate
+        print(f"batched drain without Faust (replay path): {batched:,.0f} events/s", flush=True)
+        await projector.reset()
+    finally:
+        await projector.close()
+    naive = await naive_drain(settings, naive_sample)
+    print(f"naive per-message consumer ({naive_sample:,} events): {naive:,.0f} events/s")
+    return report(bare, worker, naive)
+
+
+def report(bare: float, ours: float, naive: float) -> int:
+    half, twenty, floor = ours >= bare / 2, ours >= 20 * naive, ours >= 20_000
+    print(f"ours / bare  = {ours / bare:.2f}  (goal >= 0.5: {'met' if half else 'MISSED'})")
+    print(f"ours / naive = {ours / naive:.1f}  (goal >= 20: {'met' if twenty else 'MISSED'})")
+    print(f"ours = {ours:,.0f}/s  (goal >= 20,000/s: {'met' if floor else 'MISSED'})")
+    return 0 if half and twenty and floor else 1

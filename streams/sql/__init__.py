@@ -1,0 +1,1 @@
+"""The SQL schema of the projections: versioned migration files and their runner."""

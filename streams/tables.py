@@ -1,0 +1,114 @@
+"""Faust tables: stats per source partition, updated once per key per batch, served as JSON."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, cast
+
+import faust
+from faust.types import EventT
+
+from streams.decode import Event
+from streams.fold import by_partition, fold
+
+RATE_WINDOW_S = 60
+RATE_EXPIRES = timedelta(hours=1)
+
+
+@dataclass
+class Tables:
+    """The app's tables; keys are "{source partition}:{key}" so each worker owns its keys."""
+
+    player_wins: faust.Table[str, int]
+    game_sizes: faust.Table[str, int]
+    game_counts: faust.Table[str, int]
+    route_counts: faust.Table[str, int]
+    route_rate: Any  # a tumbling WindowWrapper over a Table[str, int]
+
+    @property
+    def counters(self) -> dict[str, faust.Table[str, int]]:
+        return {
+            "player_wins": self.player_wins,
+            "game_sizes": self.game_sizes,
+            "game_counts": self.game_counts,
+            "route_counts": self.route_counts,
+        }
+
+
+def define_tables(app: faust.App) -> Tables:
+    """Declare the changelog-backed tables on the app."""
+
+    def table(name: str, help_: str) -> faust.Table[str, int]:
+        table = app.Table(name, default=int, key_type=str, value_type=int, help=help_)
+        return cast("faust.Table[str, int]", table)
+
+    rate = table("route_rate", "events per route per minute (stream time)")
+    return Tables(
+        player_wins=table("player_wins", "wins per player"),
+        game_sizes=table("game_sizes", "games per number of players"),
+        game_counts=table("game_counts", "games per game id"),
+        route_counts=table("route_counts", "games per route"),
+        route_rate=rate.tumbling(RATE_WINDOW_S, expires=RATE_EXPIRES).relative_to_stream(),
+    )
+
+
+def update_tables(
+    tables: Tables,
+    batch: Iterable[tuple[EventT[bytes], Event]],
+    set_current_event: Callable[[EventT[bytes] | None], None],
+    restore: EventT[bytes] | None,
+) -> None:
+    """Add a batch to the tables, one write per key and source partition.
+
+    Faust routes a table write to the changelog partition of the *current* event; a batch
+    has no single current event, so each partition's group is written under its last event.
+    """
+    faust_events = {event.partition: raw for raw, event in batch}
+    groups = by_partition(event for _, event in batch)
+    try:
+        for partition, events in groups.items():
+            set_current_event(faust_events[partition])
+            deltas = fold(events)
+            _add(tables.player_wins, partition, deltas.wins)
+            _add(tables.game_sizes, partition, deltas.sizes)
+            _add(tables.game_counts, partition, deltas.games)
+            _add(tables.route_counts, partition, deltas.routes)
+            for route, count in deltas.routes.items():
+                tables.route_rate[f"{partition}:{route}"] += count
+    finally:
+        # The stream's own take buffer reads the current event too: give it back unchanged.
+        set_current_event(restore)
+
+
+def _add(table: faust.Table[str, int], partition: int, counts: Mapping[Any, int]) -> None:
+    for key, count in counts.items():
+        name = f"{partition}:{key}"
+        table[name] = table[name] + count
+
+
+def snapshot(tables: Tables, partitions: set[int]) -> dict[str, Any]:
+    """This worker's values for the partitions it owns, summed over partitions."""
+    result: dict[str, Any] = {
+        name: dict(_sum_owned(table.data.items(), partitions))
+        for name, table in tables.counters.items()
+    }
+    rates: dict[str, dict[str, int]] = {}
+    for (key, (start, _end)), value in tables.route_rate.table.data.items():
+        partition, route = key.split(":", 1)
+        if int(partition) in partitions:
+            window = rates.setdefault(route, {})
+            window[str(int(start))] = window.get(str(int(start)), 0) + value
+    result["route_rate_per_minute"] = rates
+    return result
+
+
+def _sum_owned(items: Iterable[tuple[str, int]], partitions: set[int]) -> Counter[str]:
+    totals: Counter[str] = Counter()
+    for key, value in items:
+        partition, name = key.split(":", 1)
+        if int(partition) in partitions:
+            totals[name] += value
+    return totals

@@ -1,0 +1,37 @@
+"""Session fixtures for every test: the local stack, started once and never stopped here."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from squidstream.settings import Settings, load_settings
+from stack.errors import StackError
+from stack.manager import up
+
+EXTERNAL_ENV = "SQUID_STACK_EXTERNAL"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--stack-external",
+        action="store_true",
+        help=f"use servers that already run; do not call `stack up` (or set {EXTERNAL_ENV}=1)",
+    )
+
+
+@pytest.fixture(scope="session")
+def stack(request: pytest.FixtureRequest) -> Settings:
+    """The settings of the running local stack; `up` is idempotent and locked.
+
+    The stack outlives the session on purpose: the test command (or a person) stops it.
+    """
+    settings = load_settings()
+    external = request.config.getoption("--stack-external") or os.environ.get(EXTERNAL_ENV) == "1"
+    if not external:
+        try:
+            up(settings)
+        except StackError as exc:
+            pytest.fail(f"the local stack did not come up:\n{exc}", pytrace=False)
+    return settings

@@ -1,0 +1,136 @@
+"""End to end through a real worker: both routes, duplicates, dead letters, crashes, scaling."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aio_pika
+import pytest
+from aiokafka import AIOKafkaConsumer
+from streams_harness import (
+    assert_exactly_once,
+    drop_stores,
+    isolated,
+    produce,
+    publish,
+    read_reports,
+    stop,
+    wait_for_reports,
+    worker,
+)
+
+from squidstream.settings import Settings
+from squidstream.topics import ensure_topics
+from streams.synthetic import synthetic_events
+
+pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+@pytest.fixture
+async def settings(stack: Settings, request: pytest.FixtureRequest) -> AsyncIterator[Settings]:
+    isolated_settings = isolated(stack, request.node.name[5:17].replace("_", ""))
+    await ensure_topics(isolated_settings, {isolated_settings.events_topic: 4})
+    yield isolated_settings
+    await drop_stores(isolated_settings)
+
+
+@pytest.mark.asyncio
+async def test_both_routes_with_duplicates_project_each_event_exactly_once(
+    settings: Settings, tmp_path: Path
+) -> None:
+    via_kafka = synthetic_events(600, seed=1)
+    via_rabbit = [dataclasses.replace(e, route="rabbitmq") for e in synthetic_events(400, seed=2)]
+    with worker(settings, tmp_path):
+        await produce(settings, via_kafka)
+        await publish(settings, via_rabbit)
+        # A retried request, a bridge re-delivery: the same events again on both routes.
+        await produce(settings, via_kafka[:100])
+        await publish(settings, via_rabbit[:50])
+        reports = await wait_for_reports(settings, 1000)
+        await asyncio.sleep(1.5)  # let any late duplicate land before the final read
+        reports = await read_reports(settings)
+    assert_exactly_once(reports, via_kafka + via_rabbit)
+    assert reports.sql["routes"] == {"kafka": 600, "rabbitmq": 400}
+
+
+@pytest.mark.asyncio
+async def test_malformed_records_on_topic_and_queue_are_dead_lettered_and_work_goes_on(
+    settings: Settings, tmp_path: Path
+) -> None:
+    before, after = synthetic_events(100, seed=3), synthetic_events(100, seed=4)
+    with worker(settings, tmp_path):
+        await produce(settings, before, raw=[b"\xff\xfe not protobuf"])
+        await publish(settings, [], raw=[b"\x08\x96\x01 garbage"])
+        await produce(settings, after)
+        reports = await wait_for_reports(settings, 200)
+        letters = await dead_letter_sources(settings, 2)
+        queued = await queue_depth(settings, settings.rabbitmq_dead_letter_queue)
+    assert_exactly_once(reports, before + after)
+    assert sorted(letters) == sorted([settings.events_topic, settings.rabbitmq_queue])
+    assert queued == 1
+
+
+@pytest.mark.asyncio
+async def test_a_worker_killed_mid_flood_and_restarted_loses_and_doubles_nothing(
+    settings: Settings, tmp_path: Path
+) -> None:
+    flood = synthetic_events(20_000, seed=5)
+    with worker(settings, tmp_path, "first") as first:
+        await produce(settings, flood[:2000])
+        await wait_for_reports(settings, 1, timeout_s=90)
+        sending = asyncio.create_task(produce(settings, flood[2000:]))
+        await asyncio.sleep(1.0)
+        stop(first, signal.SIGKILL)
+        await sending
+    interrupted = await read_reports(settings)
+    with worker(settings, tmp_path, "second"):
+        reports = await wait_for_reports(settings, len(flood), timeout_s=180)
+    assert interrupted.sql_rows < len(flood)  # the kill really happened mid-flood
+    assert_exactly_once(reports, flood)
+
+
+@pytest.mark.asyncio
+async def test_two_workers_produce_the_same_reports_as_the_pure_fold(
+    settings: Settings, tmp_path: Path
+) -> None:
+    events = synthetic_events(3000, seed=6)
+    second = settings.model_copy(update={"faust_web_port": settings.faust_web_port + 1})
+    with worker(settings, tmp_path, "one"), worker(second, tmp_path, "two"):
+        await asyncio.sleep(5)  # both join the group before the flood
+        await produce(settings, events)
+        reports = await wait_for_reports(settings, len(events))
+    assert_exactly_once(reports, events)
+
+
+async def dead_letter_sources(settings: Settings, count: int) -> list[str]:
+    """The `source` header of the first `count` records on the dead-letter topic."""
+    consumer = AIOKafkaConsumer(
+        settings.dead_letter_topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        sources: list[str] = []
+        async with asyncio.timeout(60):
+            async for record in consumer:
+                headers = dict(record.headers)
+                assert headers["error"]
+                sources.append(headers["source"].decode())
+                if len(sources) >= count:
+                    return sources
+        return sources
+    finally:
+        await consumer.stop()
+
+
+async def queue_depth(settings: Settings, queue: str) -> int:
+    connection = await aio_pika.connect(settings.rabbitmq_url)
+    async with connection:
+        channel = await connection.channel()
+        declared = await channel.declare_queue(queue, durable=True)
+        return int(declared.declaration_result.message_count or 0)

@@ -1,0 +1,54 @@
+"""`squidstream replay` rebuilds every projection with identical reports."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from streams_harness import (
+    assert_exactly_once,
+    drop_stores,
+    isolated,
+    produce,
+    publish,
+    read_reports,
+    wait_for_reports,
+    worker,
+)
+
+from squidstream.settings import Settings
+from squidstream.topics import ensure_topics
+from streams.errors import ReplayError
+from streams.replay import replay
+from streams.synthetic import synthetic_events
+
+pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+@pytest.fixture
+async def settings(stack: Settings) -> AsyncIterator[Settings]:
+    isolated_settings = isolated(stack, "replay")
+    await ensure_topics(isolated_settings, {isolated_settings.events_topic: 4})
+    yield isolated_settings
+    await drop_stores(isolated_settings)
+
+
+@pytest.mark.asyncio
+async def test_replay_refuses_while_a_worker_runs_then_rebuilds_identical_reports(
+    settings: Settings, tmp_path: Path
+) -> None:
+    via_kafka = synthetic_events(1500, seed=8)
+    via_rabbit = [dataclasses.replace(e, route="rabbitmq") for e in synthetic_events(500, seed=9)]
+    with worker(settings, tmp_path):
+        await produce(settings, via_kafka, raw=[b"\x00garbage"])
+        await publish(settings, via_rabbit)
+        before = await wait_for_reports(settings, 2000)
+        with pytest.raises(ReplayError, match="running"):
+            await replay(settings, progress=False)
+    result = await replay(settings, progress=False)
+    after = await read_reports(settings)
+    assert (result.projected, result.dead_letters) == (2000, 1)
+    assert_exactly_once(after, via_kafka + via_rabbit)
+    assert after == before

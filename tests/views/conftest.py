@@ -1,0 +1,66 @@
+"""Fixtures of the views tests: per-test store names on the shared servers, an app client."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from seed import drop_all
+
+from squidstream.settings import Settings, load_settings
+from views.app import create_app
+
+
+def isolated(settings: Settings, tag: str = "") -> Settings:
+    """The stack's settings with a Redis prefix, SQL and Mongo database of this test's own."""
+    uid = f"{tag}{uuid.uuid4().hex[:10]}"
+    return settings.model_copy(
+        update={
+            "redis_prefix": f"views-test-{uid}",
+            "sql_database": f"views_test_{uid}",
+            "mongo_database": f"views_test_{uid}",
+            "faust_worker_urls": "http://127.0.0.1:9",  # discard port: nobody answers
+        }
+    )
+
+
+if not (Path(__file__).parents[1] / "conftest.py").exists():
+    # TEMPORARY stand-in until tests/conftest.py provides the session `stack` fixture.
+    @pytest.fixture(scope="session")
+    def stack() -> Settings:
+        return load_settings()
+
+
+@pytest_asyncio.fixture
+async def store_settings(stack: Settings) -> AsyncIterator[Settings]:
+    """Unique store names; everything written under them is dropped afterwards."""
+    settings = isolated(stack)
+    yield settings
+    await drop_all(settings)
+
+
+@pytest_asyncio.fixture
+async def api(store_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to a running app (lifespan entered) on the isolated stores."""
+    app = create_app(store_settings, live_interval_s=0.2)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://views") as client,
+    ):
+        yield client
+
+
+@pytest.fixture
+def offline_settings() -> Settings:
+    """Settings whose stores nobody listens on: for tests of the API's own behaviour."""
+    return Settings(
+        redis_port=9,
+        sql_port=9,
+        mongo_port=9,
+        redis_prefix=f"views-offline-{uuid.uuid4().hex[:8]}",
+        faust_worker_urls="http://127.0.0.1:9",
+    )

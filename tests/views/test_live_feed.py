@@ -1,0 +1,116 @@
+"""The live feed polls counters, pushes a snapshot on change, and never blocks on a slow client."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from views.errors import StoreUnavailable
+from views.live import QUEUE_SIZE, LiveFeed
+from views.metrics import Metrics
+
+
+class Counters:
+    """A store's counters as the test sets them; `down` makes it fail like a driver error."""
+
+    def __init__(self, store: str, events: int = 0, projected_at_ms: int | None = None) -> None:
+        self.store = store
+        self.value = events
+        self.projected = projected_at_ms
+        self.down = False
+
+    async def events(self) -> int:
+        if self.down:
+            raise StoreUnavailable(self.store, "connection refused")
+        return self.value
+
+    async def projected_at_ms(self) -> int | None:
+        return self.projected
+
+
+def feed_of(*stores: Counters, routes: dict[str, int] | None = None) -> LiveFeed:
+    async def read_routes() -> dict[str, int]:
+        return dict(routes or {})
+
+    return LiveFeed(stores, read_routes, Metrics(), interval_s=0.01)
+
+
+@pytest.mark.asyncio
+async def test_a_snapshot_carries_each_stores_count_and_lag() -> None:
+    redis, sql = Counters("redis", 5, projected_at_ms=1_000), Counters("sql", 3)
+    feed = feed_of(redis, sql, routes={"kafka": 5})
+
+    snapshot = await feed.poll()
+
+    assert snapshot.events == {"redis": 5, "sql": 3}
+    assert snapshot.routes == {"kafka": 5}
+    assert snapshot.lag_ms["sql"] is None
+    assert snapshot.lag_ms["redis"] == snapshot.as_of_ms - 1_000
+
+
+@pytest.mark.asyncio
+async def test_a_store_that_is_down_shows_as_unknown_and_the_others_still_count() -> None:
+    redis, sql = Counters("redis", 5), Counters("sql", 3)
+    sql.down = True
+
+    snapshot = await feed_of(redis, sql).poll()
+
+    assert snapshot.events == {"redis": 5, "sql": None}
+
+
+@pytest.mark.asyncio
+async def test_the_rate_is_the_redis_count_increase_per_second() -> None:
+    redis = Counters("redis", 0)
+    feed = feed_of(redis)
+    await feed.poll()
+    redis.value = 1_000_000
+
+    snapshot = await feed.poll()
+
+    assert snapshot.events_per_s > 0
+
+
+@pytest.mark.asyncio
+async def test_subscribers_get_a_snapshot_only_when_counters_change() -> None:
+    redis = Counters("redis", 1)
+    feed = feed_of(redis)
+    with feed.subscribe() as queue:
+        for _ in range(3):
+            await feed.tick()
+        unchanged = [queue.get_nowait().events["redis"] for _ in range(queue.qsize())]
+        redis.value = 2
+        await feed.tick()
+        changed = queue.get_nowait().events["redis"]
+
+    assert unchanged == [1]
+    assert changed == 2
+
+
+@pytest.mark.asyncio
+async def test_a_slow_subscriber_keeps_only_the_newest_snapshots() -> None:
+    redis = Counters("redis")
+    feed = feed_of(redis)
+    with feed.subscribe() as queue:
+        for value in range(QUEUE_SIZE + 5):
+            redis.value = value
+            await feed.tick()
+        kept = [queue.get_nowait().events["redis"] for _ in range(queue.qsize())]
+
+    assert kept == list(range(5, QUEUE_SIZE + 5))
+
+
+@pytest.mark.asyncio
+async def test_the_stream_sends_the_latest_snapshot_first_as_a_server_sent_event() -> None:
+    feed = feed_of(Counters("redis", 42))
+    await feed.tick()
+    stream = feed.stream()
+
+    first = await anext(stream)
+    second = await anext(stream)
+    await stream.aclose()
+
+    assert first.startswith("retry:")
+    event, data = second.strip().split("\n")
+    assert event == "event: snapshot"
+    assert json.loads(data.removeprefix("data: "))["events"]["redis"] == 42

@@ -1,0 +1,73 @@
+"""The read API and dashboard: `create_app(settings)` builds one FastAPI app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from squidstream.settings import Settings, get_settings
+from views.errors import BadStoreData, StoreUnavailable
+from views.live import LiveFeed
+from views.metrics import Metrics, MetricsMiddleware
+from views.models import ErrorBody
+from views.resources import open_resources
+from views.routes import audit, dashboard, health, live, reports, tables
+from views.stores.base import ProjectionCounters
+
+DESCRIPTION = (
+    "Read-only reports of the squidstream projections. Result reports come from Redis or "
+    "SQL (chosen in the path, to compare them side by side), the audit log from MongoDB, "
+    "live counts from the Faust workers. Every answer names its `store` and its `freshness`."
+)
+
+
+def create_app(settings: Settings | None = None, *, live_interval_s: float = 1.0) -> FastAPI:
+    """Build the app; connections open in its lifespan and close with it."""
+    chosen = settings or get_settings()
+    metrics = Metrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resources = await open_resources(chosen)
+        counters: list[ProjectionCounters] = [
+            resources.redis_reports,
+            resources.sql_reports,
+            resources.mongo_reports,
+        ]
+        feed = LiveFeed(counters, resources.redis_reports.routes, metrics, live_interval_s)
+        app.state.resources, app.state.live = resources, feed
+        poller = asyncio.create_task(feed.run(), name="views-live-feed")
+        try:
+            yield
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+            await resources.close()
+
+    app = FastAPI(
+        title="squidstream views", version="1.0", description=DESCRIPTION, lifespan=lifespan
+    )
+    app.state.metrics = metrics
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_exception_handler(StoreUnavailable, _store_unavailable)
+    app.add_exception_handler(BadStoreData, _bad_store_data)
+    for module in (reports, audit, tables, live, health, dashboard):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=dashboard.STATIC_DIR), name="static")
+    return app
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    store = exc.store if isinstance(exc, StoreUnavailable) else None
+    body = ErrorBody(detail=str(exc), store=store)
+    return JSONResponse(body.model_dump(), status_code=503)
+
+
+async def _bad_store_data(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(ErrorBody(detail=str(exc)).model_dump(), status_code=502)

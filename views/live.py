@@ -1,0 +1,153 @@
+"""Live updates: one background task per app polls cheap counters and fans out snapshots."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+
+from views.errors import ViewsError
+from views.metrics import Metrics
+from views.models import LiveSnapshot, now_ms
+from views.stores.base import ProjectionCounters
+
+log = logging.getLogger(__name__)
+QUEUE_SIZE = 8
+KEEPALIVE_S = 15.0
+
+
+async def _or_none(awaitable: Awaitable[int | None]) -> int | None:
+    # A store that is down shows as unknown in the live feed; the feed itself keeps going.
+    try:
+        return await awaitable
+    except ViewsError as exc:
+        log.debug("live poll: %s", exc)
+        return None
+
+
+def _lag(at_ms: int, projected_at_ms: int | None) -> int | None:
+    return None if projected_at_ms is None else max(0, at_ms - projected_at_ms)
+
+
+class LiveFeed:
+    """Polls the stores once per interval and pushes a snapshot to every subscriber on change."""
+
+    def __init__(
+        self,
+        stores: Sequence[ProjectionCounters],
+        routes: Callable[[], Awaitable[dict[str, int]]],
+        metrics: Metrics,
+        interval_s: float = 1.0,
+    ) -> None:
+        self._stores = list(stores)
+        self._routes = routes
+        self._metrics = metrics
+        self._interval_s = interval_s
+        self._subscribers: set[asyncio.Queue[LiveSnapshot]] = set()
+        self._last: LiveSnapshot | None = None
+        self._last_redis: tuple[int, float] | None = None
+
+    @property
+    def latest(self) -> LiveSnapshot | None:
+        return self._last
+
+    async def run(self) -> None:
+        """Poll forever; cancel the task to stop."""
+        while True:
+            started = time.monotonic()
+            try:
+                await self.tick()
+            except Exception:  # the feed must outlive any one bad poll; log it with its cause
+                log.exception("live poll failed")
+            await asyncio.sleep(max(0.0, self._interval_s - (time.monotonic() - started)))
+
+    async def tick(self) -> None:
+        """Poll once; push the snapshot to subscribers if the counters moved."""
+        snapshot = await self.poll()
+        if self._changed(snapshot):
+            self._publish(snapshot)
+        self._last = snapshot
+
+    async def poll(self) -> LiveSnapshot:
+        stores = self._stores
+        names = [store.store for store in stores]
+        counts, projected, routes = await asyncio.gather(
+            asyncio.gather(*(_or_none(s.events()) for s in stores)),
+            asyncio.gather(*(_or_none(s.projected_at_ms()) for s in stores)),
+            self._safe_routes(),
+        )
+        at = now_ms()
+        lag = dict(zip(names, (_lag(at, p) for p in projected), strict=True))
+        events = dict(zip(names, counts, strict=True))
+        redis_events = events.get("redis")
+        self._record(events, lag)
+        return LiveSnapshot(
+            as_of_ms=at,
+            events=events,
+            routes=routes,
+            events_per_s=self._rate(redis_events),
+            lag_ms=lag,
+        )
+
+    async def _safe_routes(self) -> dict[str, int]:
+        try:
+            return await self._routes()
+        except ViewsError as exc:
+            log.debug("live poll: routes: %s", exc)
+            return {}
+
+    def _rate(self, events: int | None) -> float:
+        now = time.monotonic()
+        previous, self._last_redis = self._last_redis, (events or 0, now)
+        if previous is None or events is None or now <= previous[1]:
+            return 0.0
+        return round(max(0, events - previous[0]) / (now - previous[1]), 1)
+
+    def _record(self, events: dict[str, int | None], lag: dict[str, int | None]) -> None:
+        for store, value in events.items():
+            if value is not None:
+                self._metrics.events.labels(store).set(value)
+        for store, value in lag.items():
+            if value is not None:
+                self._metrics.projection_lag.labels(store).set(value)
+
+    def _changed(self, snapshot: LiveSnapshot) -> bool:
+        if self._last is None:
+            return True
+        ignore = {"as_of_ms", "lag_ms"}
+        return snapshot.model_dump(exclude=ignore) != self._last.model_dump(exclude=ignore)
+
+    def _publish(self, snapshot: LiveSnapshot) -> None:
+        for queue in self._subscribers:
+            if queue.full():
+                # A slow browser loses its oldest snapshot, never blocks the feed or others.
+                queue.get_nowait()
+            queue.put_nowait(snapshot)
+
+    @contextlib.contextmanager
+    def subscribe(self) -> Iterator[asyncio.Queue[LiveSnapshot]]:
+        queue: asyncio.Queue[LiveSnapshot] = asyncio.Queue(maxsize=QUEUE_SIZE)
+        if self._last is not None:
+            queue.put_nowait(self._last)
+        self._subscribers.add(queue)
+        self._metrics.live_subscribers.set(len(self._subscribers))
+        try:
+            yield queue
+        finally:
+            self._subscribers.discard(queue)
+            self._metrics.live_subscribers.set(len(self._subscribers))
+
+    async def stream(self) -> AsyncIterator[str]:
+        """Server-sent events for one browser: a `snapshot` event per change, keep-alives."""
+        with self.subscribe() as queue:
+            yield "retry: 2000\n\n"
+            while True:
+                try:
+                    snapshot = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                yield f"event: snapshot\ndata: {json.dumps(snapshot.model_dump())}\n\n"

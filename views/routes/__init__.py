@@ -1,0 +1,1 @@
+"""HTTP routes of the read API, one module per area."""

@@ -1,0 +1,223 @@
+// The squidstream dashboard: reads the JSON API, redraws on each server-sent snapshot.
+"use strict";
+
+const REFRESH_MIN_MS = 1500; // a flood pushes a snapshot every second; redraw at most this often
+const FALLBACK_POLL_MS = 5000; // keeps the page current while the live stream reconnects
+const RATE_POINTS = 60;
+
+const $ = (id) => document.getElementById(id);
+const fmt = new Intl.NumberFormat("en-US");
+const audit = { page: 1, pageSize: 15, total: 0 };
+const charts = {};
+let lastRefresh = 0;
+let refreshTimer = null;
+let liveConnected = false;
+
+async function getJson(path) {
+  const response = await fetch(path, { headers: { Accept: "application/json" } });
+  if (response.status === 404) return null;
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    throw new Error(`${path}: ${response.status} ${body.detail || ""}`);
+  }
+  return response.json();
+}
+
+function cell(row, text, cls) {
+  const td = row.insertCell();
+  td.textContent = text;
+  if (cls) td.className = cls;
+  return td;
+}
+
+function fillRows(tableId, items, columns) {
+  const body = $(tableId).tBodies[0];
+  body.replaceChildren();
+  items.forEach((item, index) => {
+    const row = body.insertRow();
+    columns.forEach(([get, cls]) => cell(row, get(item, index), cls));
+  });
+}
+
+const clock = (ms) => new Date(ms).toLocaleTimeString();
+const gameLabel = (g) => `${g.game_id} ${g.game_name}`;
+const freshText = (f) => `as of ${clock(f.as_of_ms)}` + (f.lag_ms == null ? "" : `, lag ${fmt.format(f.lag_ms)} ms`);
+const gameColumns = [[gameLabel], [(g) => g.players], [(g) => g.winner], [(g) => g.route], [(g) => clock(g.occurred_at_ms)]];
+
+function showError(error) {
+  $("error").textContent = error ? String(error.message || error) : "";
+}
+
+async function refreshStore(store) {
+  const [top, last] = await Promise.all([
+    getJson(`/api/reports/${store}/top-players`),
+    getJson(`/api/reports/${store}/last-games`),
+  ]);
+  fillRows(`${store}-top`, top.players, [[(p, i) => i + 1], [(p) => p.player], [(p) => fmt.format(p.wins)]]);
+  fillRows(`${store}-last`, last.games, gameColumns);
+  $(`fresh-${store}`).textContent = freshText(top.freshness);
+}
+
+function renderPlayer(store, stats, player) {
+  const box = $(`player-${store}`).querySelector(".body");
+  box.replaceChildren();
+  box.classList.toggle("muted", !stats);
+  if (!stats) {
+    box.textContent = `player ${player} has not played (404)`;
+    return;
+  }
+  const line = document.createElement("div");
+  line.className = "stats";
+  for (const [label, value] of [["played", stats.played], ["won", stats.won], ["lost", stats.lost]]) {
+    const span = document.createElement("span");
+    span.dataset.stat = label;
+    span.append(`${label} `);
+    const strong = document.createElement("b");
+    strong.textContent = fmt.format(value);
+    span.append(strong);
+    line.append(span);
+  }
+  const table = document.createElement("table");
+  const head = table.createTHead().insertRow();
+  for (const title of ["result", "game", "players", "winner", "when"]) cell(head, title);
+  const body = table.createTBody();
+  for (const g of stats.recent) {
+    const row = body.insertRow();
+    cell(row, g.won ? "won" : "lost", g.won ? "won" : "lost");
+    [gameLabel(g), g.players, g.winner, clock(g.occurred_at_ms)].forEach((v) => cell(row, v));
+  }
+  box.append(line, table);
+}
+
+async function refreshPlayer() {
+  const player = Number($("player-input").value);
+  if (!Number.isInteger(player) || player < 1) return;
+  const answers = await Promise.all(
+    ["redis", "sql"].map((store) => getJson(`/api/reports/${store}/players/${player}`)),
+  );
+  renderPlayer("redis", answers[0], player);
+  renderPlayer("sql", answers[1], player);
+}
+
+function auditQuery() {
+  const params = new URLSearchParams({ page: audit.page, page_size: audit.pageSize });
+  if ($("audit-game").value) params.set("game_id", $("audit-game").value);
+  if ($("audit-route").value) params.set("route", $("audit-route").value);
+  if ($("audit-from").value) params.set("from_ms", new Date($("audit-from").value).getTime());
+  if ($("audit-to").value) params.set("to_ms", new Date($("audit-to").value).getTime());
+  return params;
+}
+
+async function refreshAudit() {
+  const page = await getJson(`/api/audit/log?${auditQuery()}`);
+  audit.total = page.total;
+  fillRows("audit-table", page.entries, [
+    [(e) => clock(e.occurred_at_ms)], [gameLabel], [(e) => e.players], [(e) => e.winner],
+    [(e) => e.route], [(e) => `${e.kafka_partition ?? "–"}/${e.kafka_offset ?? "–"}`], [(e) => e.event_id, "id"],
+  ]);
+  const pages = Math.max(1, Math.ceil(page.total / audit.pageSize));
+  $("audit-page").textContent = `page ${audit.page} of ${fmt.format(pages)} (${fmt.format(page.total)} entries)`;
+  $("fresh-mongo").textContent = freshText(page.freshness);
+}
+
+function makeChart(id, type, options) {
+  if (!window.Chart) return null; // the page still works without the chart library
+  return new window.Chart($(id), {
+    type,
+    data: { labels: [], datasets: [{ data: [], backgroundColor: ["#e8336d", "#2b6cb0", "#38a169"], borderColor: "#e8336d" }] },
+    options: { animation: false, maintainAspectRatio: false, plugins: { legend: { display: false } }, ...options },
+  });
+}
+
+function setChart(chart, labels, values) {
+  if (!chart) return;
+  chart.data.labels = labels;
+  chart.data.datasets[0].data = values;
+  chart.update();
+}
+
+async function refreshCharts() {
+  const [top, routes] = await Promise.all([getJson("/api/audit/top-games"), getJson("/api/audit/routes")]);
+  setChart(charts.topGames, top.games.map(gameLabel), top.games.map((g) => g.games));
+  setChart(charts.routes, routes.routes.map((r) => r.route), routes.routes.map((r) => r.inserts));
+}
+
+async function refreshTables() {
+  const tables = await getJson("/api/tables");
+  const silent = tables.workers.filter((w) => !w.ok);
+  $("workers").textContent = `${tables.workers.length - silent.length}/${tables.workers.length} workers answered`
+    + (silent.length ? ` — silent: ${silent.map((w) => w.url).join(", ")}` : "");
+  $("tables-json").textContent = JSON.stringify(tables.tables, null, 1);
+}
+
+async function refreshAll() {
+  lastRefresh = Date.now();
+  const jobs = [refreshStore("redis"), refreshStore("sql"), refreshAudit(), refreshCharts(), refreshTables(), refreshPlayer()];
+  const failures = (await Promise.allSettled(jobs)).filter((r) => r.status === "rejected");
+  showError(failures.length ? failures[0].reason : null);
+}
+
+function scheduleRefresh() {
+  if (refreshTimer) return;
+  const wait = Math.max(0, REFRESH_MIN_MS - (Date.now() - lastRefresh));
+  refreshTimer = setTimeout(() => { refreshTimer = null; refreshAll(); }, wait);
+}
+
+function showSnapshot(snapshot) {
+  for (const store of ["redis", "sql", "mongo"]) {
+    const value = snapshot.events[store];
+    $(`total-${store}`).textContent = value == null ? "down" : fmt.format(value);
+  }
+  $("events-per-s").textContent = fmt.format(snapshot.events_per_s);
+  $("lag").textContent = ["redis", "sql", "mongo"].map((s) => snapshot.lag_ms[s] ?? "–").join(" / ");
+  const rate = charts.rate;
+  if (rate) {
+    rate.data.labels.push(clock(snapshot.as_of_ms));
+    rate.data.datasets[0].data.push(snapshot.events_per_s);
+    if (rate.data.labels.length > RATE_POINTS) { rate.data.labels.shift(); rate.data.datasets[0].data.shift(); }
+    rate.update();
+  }
+  scheduleRefresh();
+}
+
+function setLive(on) {
+  liveConnected = on;
+  $("live-status").textContent = on ? "live" : "reconnecting…";
+  $("live-status").className = `badge ${on ? "on" : "off"}`;
+}
+
+function connectLive() {
+  const source = new EventSource("/api/live");
+  source.onopen = () => setLive(true);
+  source.onerror = () => setLive(false); // EventSource reconnects by itself
+  source.addEventListener("snapshot", (event) => showSnapshot(JSON.parse(event.data)));
+}
+
+function wireForms() {
+  $("player-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    refreshPlayer().catch(showError);
+  });
+  $("audit-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    audit.page = 1;
+    refreshAudit().catch(showError);
+  });
+  $("audit-prev").addEventListener("click", () => { audit.page = Math.max(1, audit.page - 1); refreshAudit().catch(showError); });
+  $("audit-next").addEventListener("click", () => {
+    if (audit.page * audit.pageSize < audit.total) audit.page += 1;
+    refreshAudit().catch(showError);
+  });
+}
+
+function start() {
+  charts.rate = makeChart("chart-rate", "line", { scales: { y: { beginAtZero: true } } });
+  charts.topGames = makeChart("chart-top-games", "bar", { scales: { y: { beginAtZero: true } } });
+  charts.routes = makeChart("chart-routes", "doughnut", { plugins: { legend: { display: true } } });
+  wireForms();
+  connectLive();
+  refreshAll();
+  setInterval(() => { if (!liveConnected) refreshAll(); }, FALLBACK_POLL_MS);
+}
+
+document.addEventListener("DOMContentLoaded", start);

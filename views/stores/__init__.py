@@ -1,0 +1,1 @@
+"""Store adapters: one per store, each behind a small port."""

@@ -1,0 +1,133 @@
+"""Result reports from the Redis keys documented in docs/stores.md."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Iterable
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from views.errors import BadStoreData, StoreUnavailable
+from views.models import (
+    Freshness,
+    Game,
+    LastGames,
+    PlayerGame,
+    PlayerStats,
+    PlayerWins,
+    TopPlayers,
+)
+from views.stores.base import LAST_GAMES, RECENT_GAMES, TOP_PLAYERS
+
+T = TypeVar("T")
+# Players tied at the 10th place are all fetched so ties break by player number, like SQL;
+# the cap bounds one request when very many players share the lowest score.
+TIE_FETCH_CAP = 100_000
+
+
+def _parse_games(raw: Iterable[bytes | str]) -> list[Game]:
+    try:
+        return [Game.model_validate_json(item) for item in raw]
+    except ValidationError as exc:
+        raise BadStoreData(f"redis game entry does not match docs/stores.md: {exc}") from exc
+
+
+def _newest_first(game: Game) -> tuple[int, str]:
+    return (game.occurred_at_ms, game.event_id)
+
+
+def _int_or_none(value: bytes | str | float | None) -> int | None:
+    return None if value is None else int(float(value))
+
+
+class RedisReports:
+    """Reads the leaderboard, histograms and recent-game lists under one key prefix."""
+
+    store = "redis"
+
+    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+        self._redis = client
+        self._prefix = prefix
+
+    def key(self, name: str) -> str:
+        return f"{self._prefix}:{name}"
+
+    async def _call(self, awaitable: Awaitable[T]) -> T:
+        try:
+            return await awaitable
+        except RedisError as exc:
+            raise StoreUnavailable(self.store, repr(exc)) from exc
+        except (ValueError, json.JSONDecodeError) as exc:
+            raise BadStoreData(f"redis holds a malformed value: {exc}") from exc
+
+    async def projected_at_ms(self) -> int | None:
+        value = await self._call(self._redis.hget(self.key("meta"), "projected_at_ms"))
+        return _int_or_none(value)
+
+    async def events(self) -> int:
+        value = await self._call(self._redis.hget(self.key("meta"), "events"))
+        return _int_or_none(value) or 0
+
+    async def routes(self) -> dict[str, int]:
+        """Games per route, as the projection counted them."""
+        raw = await self._call(self._redis.hgetall(self.key("routes")))
+        return {str(route): int(n) for route, n in raw.items()}
+
+    async def _freshness(self) -> Freshness:
+        return Freshness.at(await self.projected_at_ms())
+
+    async def last_games(self) -> LastGames:
+        raw = await self._call(self._redis.lrange(self.key("last"), 0, LAST_GAMES - 1))
+        # Newest first by occurrence, the same order the SQL report uses.
+        games = sorted(_parse_games(raw), key=_newest_first, reverse=True)
+        return LastGames(store=self.store, freshness=await self._freshness(), games=games)
+
+    async def top_players(self) -> TopPlayers:
+        wins = self.key("wins")
+        head: list[Any] = await self._call(
+            self._redis.zrevrange(wins, 0, TOP_PLAYERS - 1, withscores=True)
+        )
+        if len(head) == TOP_PLAYERS:
+            lowest = head[-1][1]
+            head = await self._call(
+                self._redis.zrevrangebyscore(
+                    wins, "+inf", lowest, start=0, num=TIE_FETCH_CAP, withscores=True
+                )
+            )
+        ranked = sorted(((int(m), int(s)) for m, s in head), key=lambda ps: (-ps[1], ps[0]))
+        players = [PlayerWins(player=p, wins=w) for p, w in ranked[:TOP_PLAYERS]]
+        return TopPlayers(store=self.store, freshness=await self._freshness(), players=players)
+
+    async def player_stats(self, player: int) -> PlayerStats | None:
+        freshness = await self._freshness()
+        histogram = await self._call(self._redis.hgetall(self.key("sizes")))
+        counts = {int(size): int(games) for size, games in histogram.items()}
+        sizes = sorted(size for size in counts if size >= player)
+        played = sum(counts[size] for size in sizes)
+        if played == 0:
+            return None
+        wins = _int_or_none(await self._call(self._redis.zscore(self.key("wins"), str(player))))
+        won = wins or 0
+        recent = await self._recent_games(player, sizes)
+        return PlayerStats(
+            store=self.store,
+            freshness=freshness,
+            player=player,
+            played=played,
+            won=won,
+            lost=played - won,
+            recent=recent,
+        )
+
+    async def _recent_games(self, player: int, sizes: list[int]) -> list[PlayerGame]:
+        # Every game with at least `player` players included this player: merge those lists.
+        pipe = self._redis.pipeline(transaction=False)
+        for size in sizes:
+            pipe.lrange(self.key(f"recent:{size}"), 0, RECENT_GAMES - 1)
+        lists: list[Any] = await self._call(pipe.execute())
+        games = _parse_games(item for raw in lists for item in raw)
+        games.sort(key=_newest_first, reverse=True)
+        return [PlayerGame(**g.model_dump(), won=g.winner == player) for g in games[:RECENT_GAMES]]
