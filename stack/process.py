@@ -117,6 +117,16 @@ def is_ours(record: PidRecord) -> bool:
     return start_ticks(record.pid) == record.start_ticks and record.marker in cmdline(record.pid)
 
 
+def why_not_ours(record: PidRecord) -> str:
+    """What differs between the record and the process now holding its pid (for messages)."""
+    ticks = start_ticks(record.pid)
+    if ticks is None:
+        return f"pid {record.pid} is gone"
+    if ticks != record.start_ticks:
+        return f"pid {record.pid} now belongs to a later process"
+    return f"pid {record.pid} runs `{cmdline(record.pid)[:200]}`, not `...{record.marker}...`"
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)

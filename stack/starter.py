@@ -83,8 +83,9 @@ async def _await_ready(
 ) -> ServerError | None:
     deadline = time.monotonic() + server.start_timeout_s
     while True:
-        if not process.is_ours(record):
-            return _exited(server, record)
+        ended = await _ended(record, spawned=spawned_at is not None)
+        if ended is not None:
+            return _exited(server, ended)
         problem = await probe(server)
         if problem is None:
             break
@@ -103,10 +104,22 @@ async def _await_ready(
     return None
 
 
-def _exited(server: Server, record: process.PidRecord) -> ServerError:
+async def _ended(record: process.PidRecord, spawned: bool) -> str | None:
+    """None while the server runs, else how it ended."""
+    if spawned:
+        # Our own child: waitpid is the authority on whether it ended, and with which code.
+        code = process.reap(record.pid)
+        if code is not None:
+            return f"exited with code {code}"
+        return None if process.start_ticks(record.pid) is not None else "exited"
+    if process.is_ours(record):
+        return None
+    await asyncio.sleep(POLL_INTERVAL_S)  # one more look before declaring a server gone
+    return None if process.is_ours(record) else f"stopped ({process.why_not_ours(record)})"
+
+
+def _exited(server: Server, how: str) -> ServerError:
     server.pid_path.unlink(missing_ok=True)
-    code = process.reap(record.pid)
-    how = "exited" if code is None else f"exited with code {code}"
     return ServerError(server.name, _with_log(server, f"{how} before it answered"))
 
 

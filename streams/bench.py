@@ -71,7 +71,7 @@ async def bare_drain(settings: Settings) -> float:
     await consumer.start()
     try:
         await consumer.topics()
-        ends = await end_offsets(consumer, settings.events_topic)
+        ends = await end_offsets(consumer, settings)
         consumer.assign(list(ends))
         await consumer.seek_to_beginning(*ends)
         total, seen = sum(ends.values()), 0

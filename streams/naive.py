@@ -27,7 +27,7 @@ async def naive_drain(settings: Settings, sample: int) -> float:
     await consumer.start()
     try:
         await consumer.topics()
-        ends = await end_offsets(consumer, settings.events_topic)
+        ends = await end_offsets(consumer, settings)
         consumer.assign(list(ends))
         await consumer.seek_to_beginning(*ends)
         started, done = time.perf_counter(), 0

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from tqdm import tqdm
@@ -35,21 +36,39 @@ class DrainResult:
         return self.records / self.seconds if self.seconds > 0 else 0.0
 
 
-async def live_members(settings: Settings) -> int:
-    """How many consumers are in the workers' group right now."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+async def live_workers(settings: Settings) -> list[str]:
+    """Worker URLs (SQUID_FAUST_WORKER_URLS) whose /squid/tables/ page answers right now.
+
+    aiokafka 0.14's DescribeGroups cannot decode Kafka 4's answer, so group membership is
+    checked through the workers' own web pages instead.
+    """
+    alive = []
+    async with httpx.AsyncClient(timeout=2) as client:
+        for url in settings.worker_urls:
+            try:
+                response = await client.get(f"{url}/squid/tables/")
+            except httpx.HTTPError:
+                continue
+            if response.status_code == 200:
+                alive.append(url)
+    return alive
+
+
+async def partitions_of(bootstrap: str, topic: str) -> list[int]:
+    """Partition ids from the broker (a consumer's cached metadata may not know the topic)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        responses = await admin.describe_consumer_groups([settings.faust_app_id])
+        described = await admin.describe_topics([topic])
     finally:
         await admin.close()
-    # Each group is (error_code, group_id, state, protocol_type, protocol, members, ...).
-    return sum(len(group[5]) for response in responses for group in response.groups)
+    return sorted(p["partition"] for t in described for p in t["partitions"])
 
 
-async def end_offsets(consumer: AIOKafkaConsumer, topic: str) -> dict[TopicPartition, int]:
-    partitions = consumer.partitions_for_topic(topic) or set()
-    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+async def end_offsets(consumer: AIOKafkaConsumer, settings: Settings) -> dict[TopicPartition, int]:
+    topic = settings.events_topic
+    partitions = await partitions_of(settings.kafka_bootstrap, topic)
+    tps = [TopicPartition(topic, p) for p in partitions]
     return dict(await consumer.end_offsets(tps))
 
 
@@ -69,7 +88,7 @@ async def drain(
     await consumer.start()
     try:
         await consumer.topics()
-        ends = await end_offsets(consumer, settings.events_topic)
+        ends = await end_offsets(consumer, settings)
         consumer.assign(list(ends))
         await consumer.seek_to_beginning(*ends)
         return await _drain_assigned(consumer, ends, projector, on_progress, settings.batch_size)
@@ -100,7 +119,9 @@ async def _drain_assigned(
                     batch.append(decoded)
                 else:
                     result.dead_letters += 1
-            if consumer.position(tp) >= ends[tp] or (records and records[-1].offset >= ends[tp]):
+            if await consumer.position(tp) >= ends[tp] or (
+                records and records[-1].offset >= ends[tp]
+            ):
                 remaining.discard(tp)
         if projector is not None and batch:
             await projector.apply(unique(batch))
@@ -113,11 +134,9 @@ async def _drain_assigned(
 async def replay(settings: Settings, progress: bool = True) -> DrainResult:
     """Stop-the-world rebuild; refuses while workers of the group are running."""
     await ensure_topics(settings, {settings.events_topic: settings.events_partitions})
-    members = await live_members(settings)
-    if members:
-        raise ReplayError(
-            f"{members} worker(s) of group {settings.faust_app_id!r} are running; stop them first"
-        )
+    alive = await live_workers(settings)
+    if alive:
+        raise ReplayError(f"workers are running at {', '.join(alive)}; stop them first")
     projector = Projector(await open_projections(settings))
     try:
         await projector.reset()
@@ -133,6 +152,6 @@ async def _total(settings: Settings) -> int:
     await consumer.start()
     try:
         await consumer.topics()
-        return sum((await end_offsets(consumer, settings.events_topic)).values())
+        return sum((await end_offsets(consumer, settings)).values())
     finally:
         await consumer.stop()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from gateways.errors import InvalidRequest
-from gateways.rules import GAME_NAMES, game_name, pick_winner, rng_for
+from gateways.rules import GAME_NAMES, HashDraw, game_name, pick_winner, rng_for
 
 players = st.integers(min_value=1, max_value=1_000_000)
 request_ids = st.text(min_size=1, max_size=64)
@@ -94,3 +96,16 @@ def test_games_have_the_original_names() -> None:
         "Even Game",
         "Odd Game",
     ]
+
+
+@given(seed=st.binary(max_size=32), low=st.integers(-10, 10), span=st.integers(0, 10**6))
+def test_hash_draws_stay_within_their_bounds_across_rehashes(
+    seed: bytes, low: int, span: int
+) -> None:
+    draw = HashDraw(seed)
+    assert all(low <= draw.randint(low, low + span) <= low + span for _ in range(10))
+
+
+@given(seed=st.integers(), game_id=st.sampled_from(sorted(GAME_NAMES)), players=players)
+def test_rules_accept_any_draw_such_as_random_random(seed: int, game_id: int, players: int) -> None:
+    assert 1 <= pick_winner(game_id, players, random.Random(seed)) <= players

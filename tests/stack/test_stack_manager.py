@@ -7,13 +7,14 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import free_port
 
+from squidstream.cli import main
 from squidstream.settings import Settings
 from stack import manager, process
 from stack.errors import StackError
@@ -21,6 +22,7 @@ from stack.paths import StackPaths
 from stack.ports import port_free
 from stack.servers import Redis
 from stack.starter import start_all
+from tests.helpers import free_port
 
 
 @pytest.fixture
@@ -117,3 +119,33 @@ def test_a_server_that_exits_at_start_is_reported_with_its_log(private_redis: Se
 def test_unknown_server_names_are_refused() -> None:
     with pytest.raises(StackError, match="unknown server"):
         manager.make_servers(Settings(), ["zookeeper"])
+
+
+def test_a_second_up_waits_for_the_first_to_release_the_lock(private_redis: Settings) -> None:
+    paths = StackPaths(private_redis.data_dir)
+    paths.create()
+    messages: list[str] = []
+    second = threading.Thread(
+        target=manager.up, args=(private_redis, ["redis"]), kwargs={"report": messages.append}
+    )
+    with manager.stack_lock(paths, report=lambda _: None):
+        second.start()
+        second.join(timeout=1.0)
+        assert second.is_alive()
+        assert not paths.pid("redis").exists()
+    second.join(timeout=60)
+    assert not second.is_alive()
+    assert "waiting" in messages[0]
+    assert process.read_record(paths.pid("redis")) is not None
+
+
+def test_status_of_a_stopped_stack_exits_non_zero_and_says_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SQUID_DATA_DIR", str(tmp_path / "stack"))
+    for name in ("REDIS", "SQL", "MONGO", "RABBITMQ", "KAFKA"):
+        monkeypatch.setenv(f"SQUID_{name}_PORT", str(free_port()))
+    assert main(["stack", "status"]) == 1
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert [row.split()[0] for row in rows] == manager.server_names()
+    assert all(row.split()[3:] == ["no", "stopped"] for row in rows)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import socket
 
-from helpers import free_port
-
 from stack.ports import port_free, port_owner
+from tests.helpers import free_port
 
 
 def test_a_port_is_taken_while_something_listens_and_free_after() -> None:

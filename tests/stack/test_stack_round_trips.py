@@ -9,10 +9,10 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from helpers import unique_name
 from pymongo import AsyncMongoClient
 
 from squidstream.settings import Settings
+from tests.helpers import unique_name
 
 pytestmark = [pytest.mark.stack, pytest.mark.asyncio]
 

@@ -37,6 +37,7 @@ def free_port() -> int:
 def isolated(stack: Settings, name: str) -> Settings:
     """Settings with a private topic, queue, group, prefix and databases."""
     tag = f"{name}{uuid.uuid4().hex[:6]}"
+    port = free_port()
     return stack.model_copy(
         update={
             "events_topic": f"t-{tag}",
@@ -47,7 +48,8 @@ def isolated(stack: Settings, name: str) -> Settings:
             "redis_prefix": f"t{tag}",
             "sql_database": f"squid_t_{tag}",
             "mongo_database": f"squid_t_{tag}",
-            "faust_web_port": free_port(),
+            "faust_web_port": port,
+            "faust_worker_urls": f"http://127.0.0.1:{port}",
             "events_partitions": 4,
             "batch_timeout_s": 0.1,
         }

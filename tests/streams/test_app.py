@@ -11,7 +11,11 @@ from pathlib import Path
 import aio_pika
 import pytest
 from aiokafka import AIOKafkaConsumer
-from streams_harness import (
+
+from squidstream.settings import Settings
+from squidstream.topics import ensure_topics
+from streams.synthetic import synthetic_events
+from tests.streams.streams_harness import (
     assert_exactly_once,
     drop_stores,
     isolated,
@@ -22,10 +26,6 @@ from streams_harness import (
     wait_for_reports,
     worker,
 )
-
-from squidstream.settings import Settings
-from squidstream.topics import ensure_topics
-from streams.synthetic import synthetic_events
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -78,11 +78,11 @@ async def test_malformed_records_on_topic_and_queue_are_dead_lettered_and_work_g
 async def test_a_worker_killed_mid_flood_and_restarted_loses_and_doubles_nothing(
     settings: Settings, tmp_path: Path
 ) -> None:
-    flood = synthetic_events(20_000, seed=5)
+    flood = synthetic_events(8000, seed=5)
     with worker(settings, tmp_path, "first") as first:
-        await produce(settings, flood[:2000])
+        await produce(settings, flood[:1000])
         await wait_for_reports(settings, 1, timeout_s=90)
-        sending = asyncio.create_task(produce(settings, flood[2000:]))
+        sending = asyncio.create_task(produce(settings, flood[1000:]))
         await asyncio.sleep(1.0)
         stop(first, signal.SIGKILL)
         await sending

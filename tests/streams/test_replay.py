@@ -7,7 +7,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from streams_harness import (
+
+from squidstream.settings import Settings
+from squidstream.topics import ensure_topics
+from streams.errors import ReplayError
+from streams.replay import replay
+from streams.synthetic import synthetic_events
+from tests.streams.streams_harness import (
     assert_exactly_once,
     drop_stores,
     isolated,
@@ -17,12 +23,6 @@ from streams_harness import (
     wait_for_reports,
     worker,
 )
-
-from squidstream.settings import Settings
-from squidstream.topics import ensure_topics
-from streams.errors import ReplayError
-from streams.replay import replay
-from streams.synthetic import synthetic_events
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.timeout(300)]
 
