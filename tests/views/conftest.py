@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
-from seed import drop_all
+from tests.views.seed import drop_all
 
 from squidstream.settings import Settings, load_settings
 from views.app import create_app

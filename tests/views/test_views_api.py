@@ -6,7 +6,7 @@ from collections import Counter
 
 import httpx
 import pytest
-from seed import SeedGame, make_games, seed_all
+from tests.views.seed import SeedGame, make_games, seed_all
 
 from squidstream.settings import Settings
 from views.app import create_app

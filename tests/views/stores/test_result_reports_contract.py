@@ -10,7 +10,7 @@ import aiomysql
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
-from seed import SeedGame, make_games, seed_redis, seed_sql
+from tests.views.seed import SeedGame, make_games, seed_redis, seed_sql
 
 from squidstream.settings import Settings
 from views.stores.base import ResultReports
