@@ -19,6 +19,7 @@ from views.resources import open_resources
 from views.routes import audit, dashboard, health, live, reports, tables
 from views.stores.base import ProjectionCounters
 
+STOP_GRACE_S = 5.0
 DESCRIPTION = (
     "Read-only reports of the squidstream projections. Result reports come from Redis or "
     "SQL (chosen in the path, to compare them side by side), the audit log from MongoDB, "
@@ -41,13 +42,13 @@ def create_app(settings: Settings | None = None, *, live_interval_s: float = 1.0
         ]
         feed = LiveFeed(counters, resources.redis_reports.routes, metrics, live_interval_s)
         app.state.resources, app.state.live = resources, feed
-        poller = asyncio.create_task(feed.run(), name="views-live-feed")
+        stop = asyncio.Event()
+        poller = asyncio.create_task(feed.run(stop), name="views-live-feed")
         try:
             yield
         finally:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+            stop.set()
+            await _finish(poller)
             await resources.close()
 
     app = FastAPI(
@@ -61,6 +62,16 @@ def create_app(settings: Settings | None = None, *, live_interval_s: float = 1.0
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=dashboard.STATIC_DIR), name="static")
     return app
+
+
+async def _finish(task: asyncio.Task[None]) -> None:
+    # Let the poll in flight end cleanly (a cancelled command can leak its connection);
+    # cancel only if a store hangs past the grace period.
+    done, _ = await asyncio.wait({task}, timeout=STOP_GRACE_S)
+    if not done:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:

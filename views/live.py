@@ -54,15 +54,17 @@ class LiveFeed:
     def latest(self) -> LiveSnapshot | None:
         return self._last
 
-    async def run(self) -> None:
-        """Poll forever; cancel the task to stop."""
-        while True:
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until `stop` is set; a poll in flight finishes, so no connection is cut."""
+        while not stop.is_set():
             started = time.monotonic()
             try:
                 await self.tick()
             except Exception:  # the feed must outlive any one bad poll; log it with its cause
                 log.exception("live poll failed")
-            await asyncio.sleep(max(0.0, self._interval_s - (time.monotonic() - started)))
+            pause = max(0.0, self._interval_s - (time.monotonic() - started))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), pause)
 
     async def tick(self) -> None:
         """Poll once; push the snapshot to subscribers if the counters moved."""

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 import pytest_asyncio
-from tests.views.seed import drop_all
 
-from squidstream.settings import Settings, load_settings
+from squidstream.settings import Settings
+from tests.views.pipeline import Pipeline, pipeline_settings, start_pipeline, stop_pipeline
+from tests.views.seed import drop_all
 from views.app import create_app
 
 
@@ -26,13 +27,6 @@ def isolated(settings: Settings, tag: str = "") -> Settings:
             "faust_worker_urls": "http://127.0.0.1:9",  # discard port: nobody answers
         }
     )
-
-
-if not (Path(__file__).parents[1] / "conftest.py").exists():
-    # TEMPORARY stand-in until tests/conftest.py provides the session `stack` fixture.
-    @pytest.fixture(scope="session")
-    def stack() -> Settings:
-        return load_settings()
 
 
 @pytest_asyncio.fixture
@@ -64,3 +58,14 @@ def offline_settings() -> Settings:
         redis_prefix=f"views-offline-{uuid.uuid4().hex[:8]}",
         faust_worker_urls="http://127.0.0.1:9",
     )
+
+
+@pytest.fixture(scope="session")
+def pipeline(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    """One real worker on a private topic, shared by the pipeline and browser tests."""
+    running = start_pipeline(pipeline_settings(stack), tmp_path_factory.mktemp("views-worker"))
+    try:
+        yield running
+    finally:
+        stop_pipeline(running)
+        asyncio.run(drop_all(running.settings))

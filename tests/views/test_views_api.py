@@ -6,9 +6,9 @@ from collections import Counter
 
 import httpx
 import pytest
-from tests.views.seed import SeedGame, make_games, seed_all
 
 from squidstream.settings import Settings
+from tests.views.seed import SeedGame, make_games, seed_all
 from views.app import create_app
 
 pytestmark = pytest.mark.stack

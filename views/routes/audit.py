@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
+from fastapi.exceptions import RequestValidationError
 
 from views.deps import MongoDep
 from views.models import AuditPage, Route, RouteCounts, TopGames
@@ -26,7 +27,17 @@ async def audit_log(
     page_size: Annotated[int, Query(ge=1, le=200)] = 25,
 ) -> AuditPage:
     if from_ms is not None and to_ms is not None and from_ms > to_ms:
-        raise HTTPException(422, "from_ms must not be after to_ms")
+        # The same body shape as FastAPI's own 422s, so clients parse one kind of error.
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("query", "to_ms"),
+                    "msg": "to_ms must not be before from_ms",
+                    "input": to_ms,
+                }
+            ]
+        )
     where = LogFilter(game_id, None if route is None else route.value, from_ms, to_ms)
     return await mongo.log(where, page, page_size)
 

@@ -10,9 +10,9 @@ import aiomysql
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
-from tests.views.seed import SeedGame, make_games, seed_redis, seed_sql
 
 from squidstream.settings import Settings
+from tests.views.seed import SeedGame, make_games, seed_redis, seed_sql
 from views.stores.base import ResultReports
 from views.stores.redis_reports import RedisReports
 from views.stores.sql_reports import SqlReports

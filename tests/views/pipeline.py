@@ -1,0 +1,166 @@
+"""Test-only: a real worker subprocess fed GameEvents on a private topic, for the views tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from proto import game_pb2
+from squidstream.settings import Settings
+from squidstream.topics import ensure_topics
+from tests.helpers import free_port, unique_name
+from tests.views.seed import GAME_NAMES, SeedGame
+
+FAUST = Path(sys.executable).with_name("faust")
+WORKER_ENV = (
+    "events_topic",
+    "dead_letter_topic",
+    "rabbitmq_queue",
+    "rabbitmq_dead_letter_queue",
+    "faust_app_id",
+    "redis_prefix",
+    "sql_database",
+    "mongo_database",
+    "faust_web_port",
+    "events_partitions",
+    "batch_timeout_s",
+)
+ROUTES = {"kafka": game_pb2.ROUTE_KAFKA, "rabbitmq": game_pb2.ROUTE_RABBITMQ}
+
+
+def pipeline_settings(stack: Settings) -> Settings:
+    """Private topic, queue, consumer group, Redis prefix, databases and worker port."""
+    tag = unique_name("views")
+    port = free_port()
+    return stack.model_copy(
+        update={
+            "events_topic": f"{tag}-events",
+            "dead_letter_topic": f"{tag}-dlq",
+            "rabbitmq_queue": f"{tag}-events",
+            "rabbitmq_dead_letter_queue": f"{tag}-dlq",
+            "faust_app_id": tag,
+            "redis_prefix": tag,
+            "sql_database": tag,
+            "mongo_database": tag,
+            "faust_web_port": port,
+            "faust_worker_urls": f"http://127.0.0.1:{port}",
+            "events_partitions": 4,
+            "batch_timeout_s": 0.1,
+        }
+    )
+
+
+@dataclass
+class Pipeline:
+    """One worker projecting one private topic; `produced` is every event sent so far."""
+
+    settings: Settings
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    produced: list[SeedGame] = field(default_factory=list)
+    _rng: random.Random = field(default_factory=lambda: random.Random(2026))
+
+    def games(self, count: int, max_players: int = 40) -> list[SeedGame]:
+        """New distinct games occurring now, a millisecond apart."""
+        start, base = len(self.produced), time.time_ns() // 1_000_000
+        made = []
+        for i in range(count):
+            game_id, players = self._rng.randint(1, 5), self._rng.randint(1, max_players)
+            made.append(
+                SeedGame(
+                    event_id=f"{self.settings.redis_prefix}-{start + i}",
+                    request_id=f"rq-{start + i}",
+                    game_id=game_id,
+                    game_name=GAME_NAMES[game_id],
+                    players=players,
+                    winner=self._rng.randint(1, players),
+                    route=self._rng.choice(["kafka", "rabbitmq"]),
+                    gateway_id="views-test",
+                    occurred_at_ms=base + i,
+                )
+            )
+        return made
+
+    async def produce(self, games: Sequence[SeedGame]) -> None:
+        """Send to the topic as the gateways do: key = event id, value = GameEvent bytes."""
+        producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            sends = [
+                await producer.send(self.settings.events_topic, _encode(g), key=g.event_id.encode())
+                for g in games
+            ]
+            await asyncio.gather(*sends)
+        finally:
+            await producer.stop()
+        self.produced.extend(games)
+
+    def check_alive(self) -> None:
+        if self.process.poll() is not None:
+            tail = self.log_path.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"worker exited with {self.process.returncode}:\n{tail}")
+
+
+def _encode(game: SeedGame) -> bytes:
+    return game_pb2.GameEvent(
+        event_id=game.event_id,
+        request_id=game.request_id,
+        game_id=game.game_id,
+        game_name=game.game_name,
+        players=game.players,
+        winner=game.winner,
+        route=ROUTES[game.route],
+        gateway_id=game.gateway_id,
+        occurred_at_ms=game.occurred_at_ms,
+        schema_version=game.schema_version,
+    ).SerializeToString()
+
+
+def start_pipeline(settings: Settings, log_dir: Path) -> Pipeline:
+    """Create the topic and start `faust -A streams.app worker` with SQUID_* for it."""
+    asyncio.run(ensure_topics(settings, {settings.events_topic: settings.events_partitions}))
+    env = dict(os.environ)
+    env.update({f"SQUID_{name.upper()}": str(getattr(settings, name)) for name in WORKER_ENV})
+    log_path = log_dir / "worker.log"
+    command = [str(FAUST), "-A", "streams.app", "--datadir", str(log_dir / "data")]
+    command += ["worker", "-l", "warn", "--web-port", str(settings.faust_web_port)]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return Pipeline(settings, process, log_path)
+
+
+def stop_pipeline(pipeline: Pipeline) -> None:
+    if pipeline.process.poll() is None:
+        pipeline.process.terminate()
+        try:
+            pipeline.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pipeline.process.kill()
+            pipeline.process.wait(timeout=30)
+
+
+async def wait_until_projected(
+    api: httpx.AsyncClient, pipeline: Pipeline, timeout_s: float = 180
+) -> dict[str, int | None]:
+    """Poll the views' live snapshot until Redis, SQL and Mongo each hold every event."""
+    want = len(pipeline.produced)
+    deadline = time.monotonic() + timeout_s
+    events: dict[str, int | None] = {}
+    while time.monotonic() < deadline:
+        pipeline.check_alive()
+        body = (await api.get("/api/live/latest")).json()
+        events = body["events"] if body else {}
+        if all(events.get(store) == want for store in ("redis", "sql", "mongo")):
+            return events
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"stores hold {events}, expected {want} each")
