@@ -90,8 +90,18 @@ def _http_ok(url: str) -> Callable[[], bool]:
     return check
 
 
-def pipeline(settings: Settings, workers: int, weights: tuple[int, int]) -> list[Child]:
-    """The child processes, in start order (stop order is the reverse)."""
+def pipeline(
+    settings: Settings,
+    workers: int,
+    weights: tuple[int, int],
+    *,
+    env: dict[str, str] | None = None,
+    with_views: bool = True,
+) -> list[Child]:
+    """The child processes, in start order (stop order is the reverse).
+
+    `env` (SQUID_* overrides) goes to every child; `settings` must already reflect it.
+    """
     web_ports = [settings.faust_web_port + i for i in range(workers)]
     worker_urls = ",".join(f"http://{settings.faust_web_host}:{p}" for p in web_ports)
     children = [
@@ -131,14 +141,19 @@ def pipeline(settings: Settings, workers: int, weights: tuple[int, int]) -> list
                 "SQUID_ROUTE_WEIGHT_RABBITMQ": str(weights[1]),
             },
         ),
-        Child(
-            "views",
-            _squid("views"),
-            _http_ok(f"{views}/healthz"),
-            f"{views}/  (dashboard)",
-            env={"SQUID_FAUST_WORKER_URLS": worker_urls},
-        ),
     ]
+    if with_views:
+        children.append(
+            Child(
+                "views",
+                _squid("views"),
+                _http_ok(f"{views}/healthz"),
+                f"{views}/  (dashboard)",
+                env={"SQUID_FAUST_WORKER_URLS": worker_urls},
+            )
+        )
+    for child in children:
+        child.env = {**(env or {}), **child.env}
     return children
 
 
