@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     faust_worker_urls: str = "http://127.0.0.1:6066"
     batch_size: int = Field(1000, ge=1, le=100_000)
     batch_timeout_s: float = Field(0.2, gt=0, le=60)
+    # How long a silent (killed) worker keeps its partitions before the group moves them.
+    consumer_session_timeout_s: float = Field(30.0, ge=3, le=300)
 
     # Read API and dashboard.
     views_host: str = "127.0.0.1"

@@ -1,1 +1,1 @@
-"""stack: see DESIGN.md section 7."""
+"""The local stack: install, build, start, stop and check the servers of DESIGN.md section 5."""

@@ -49,10 +49,11 @@ async def start_all(servers: list[Server], report: Report) -> list[ServerError]:
     for server in servers:
         try:
             record, spawned_at = _launch(server, report)
-        except StackError as exc:
-            failures.append(
-                exc if isinstance(exc, ServerError) else ServerError(server.name, str(exc))
-            )
+        except ServerError as exc:
+            failures.append(exc)
+            continue
+        except (StackError, OSError) as exc:  # e.g. a failed exec or chown: name the server
+            failures.append(ServerError(server.name, str(exc)))
             continue
         waits.append(_await_ready(server, record, spawned_at, report))
     for result in await asyncio.gather(*waits):

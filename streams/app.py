@@ -9,8 +9,9 @@ import faust
 
 from squidstream.settings import Settings, get_settings
 from squidstream.topics import ensure_topics
-from streams.agents import WorkerStats, register_agents
+from streams.agents import register_agents
 from streams.bridge import Bridge
+from streams.consumer import ProjectionConsumer, WorkerStats, deltas_topic
 from streams.tables import Tables, define_tables, snapshot
 
 log = logging.getLogger(__name__)
@@ -26,12 +27,16 @@ class SquidApp(faust.App):
         settings = self.squid_settings
         await ensure_topics(
             settings,
-            {settings.events_topic: settings.events_partitions, settings.dead_letter_topic: 1},
+            {
+                settings.events_topic: settings.events_partitions,
+                deltas_topic(settings): settings.events_partitions,
+                settings.dead_letter_topic: 1,
+            },
         )
 
 
 def create_app(settings: Settings) -> SquidApp:
-    """Build the app, its tables, agent, bridge task and web page from one settings object."""
+    """Build the app, its tables, table agent, projection and bridge tasks and web page."""
     app = SquidApp(
         settings.faust_app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -45,18 +50,22 @@ def create_app(settings: Settings) -> SquidApp:
         # Keys carry their source partition; standbys would make a worker report others' keys.
         table_standby_replicas=0,
         producer_acks=-1,
+        broker_session_timeout=settings.consumer_session_timeout_s,
+        broker_heartbeat_interval=max(1.0, settings.consumer_session_timeout_s / 4),
     )
     app.squid_settings = settings
-    topic = app.topic(
-        settings.events_topic,
+    deltas = app.topic(
+        deltas_topic(settings),
         key_serializer="raw",
-        value_serializer="raw",
+        value_serializer="json",
         partitions=settings.events_partitions,
     )
     tables = define_tables(app)
     stats = WorkerStats()
     bridge = Bridge(settings)
-    register_agents(app, topic, settings, tables, stats)
+    projection = ProjectionConsumer(settings, stats)
+    register_agents(app, deltas, tables)
+    app.task(projection.run)
     app.task(bridge.run)
     register_page(app, settings, tables, stats, bridge)
     return app
@@ -70,7 +79,7 @@ def register_page(
     @app.page("/squid/tables/")
     async def squid_tables(web: Any, request: Any) -> Any:
         assigned = {
-            tp.partition for tp in app.consumer.assignment() if tp.topic == settings.events_topic
+            tp.partition for tp in app.consumer.assignment() if tp.topic == deltas_topic(settings)
         }
         body = snapshot(tables, assigned)
         body["partitions"] = sorted(assigned)

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
 import faust
-from faust.types import EventT
-
-from streams.decode import Event
-from streams.fold import by_partition, fold
 
 RATE_WINDOW_S = 60
 RATE_EXPIRES = timedelta(hours=1)
@@ -55,38 +51,25 @@ def define_tables(app: faust.App) -> Tables:
     )
 
 
-def update_tables(
-    tables: Tables,
-    batch: Iterable[tuple[EventT[bytes], Event]],
-    set_current_event: Callable[[EventT[bytes] | None], None],
-    restore: EventT[bytes] | None,
-) -> None:
-    """Add a batch to the tables, one write per key and source partition.
+def apply_deltas(tables: Tables, partition: int, deltas: Mapping[str, Any]) -> None:
+    """Add one source partition's share of a batch: one write per key.
 
-    Faust routes a table write to the changelog partition of the *current* event; a batch
-    has no single current event, so each partition's group is written under its last event.
+    Called inside the table agent, whose current event sits on `partition`, so Faust sends
+    each write to that changelog partition and the windowed rate uses its timestamp.
     """
-    faust_events = {event.partition: raw for raw, event in batch}
-    groups = by_partition(event for _, event in batch)
-    try:
-        for partition, events in groups.items():
-            set_current_event(faust_events[partition])
-            deltas = fold(events)
-            _add(tables.player_wins, partition, deltas.wins)
-            _add(tables.game_sizes, partition, deltas.sizes)
-            _add(tables.game_counts, partition, deltas.games)
-            _add(tables.route_counts, partition, deltas.routes)
-            for route, count in deltas.routes.items():
-                tables.route_rate[f"{partition}:{route}"] += count
-    finally:
-        # The stream's own take buffer reads the current event too: give it back unchanged.
-        set_current_event(restore)
+    _add(tables.player_wins, partition, deltas.get("wins", {}))
+    _add(tables.game_sizes, partition, deltas.get("sizes", {}))
+    _add(tables.game_counts, partition, deltas.get("games", {}))
+    routes = deltas.get("routes", {})
+    _add(tables.route_counts, partition, routes)
+    for route, count in routes.items():
+        tables.route_rate[f"{partition}:{route}"] += int(count)
 
 
 def _add(table: faust.Table[str, int], partition: int, counts: Mapping[Any, int]) -> None:
     for key, count in counts.items():
         name = f"{partition}:{key}"
-        table[name] = table[name] + count
+        table[name] = table[name] + int(count)
 
 
 def snapshot(tables: Tables, partitions: set[int]) -> dict[str, Any]:

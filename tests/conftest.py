@@ -22,14 +22,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack(request: pytest.FixtureRequest) -> Settings:
+def stack_is_external(request: pytest.FixtureRequest) -> bool:
+    """True when the servers are managed elsewhere and tests must not start or stop them."""
+    return bool(request.config.getoption("--stack-external")) or os.environ.get(EXTERNAL_ENV) == "1"
+
+
+@pytest.fixture(scope="session")
+def stack(stack_is_external: bool) -> Settings:
     """The settings of the running local stack; `up` is idempotent and locked.
 
     The stack outlives the session on purpose: the test command (or a person) stops it.
     """
     settings = load_settings()
-    external = request.config.getoption("--stack-external") or os.environ.get(EXTERNAL_ENV) == "1"
-    if not external:
+    if not stack_is_external:
         try:
             up(settings)
         except StackError as exc:

@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Sequence
 
 from views.errors import ViewsError
 from views.metrics import Metrics
@@ -142,7 +142,7 @@ class LiveFeed:
             self._subscribers.discard(queue)
             self._metrics.live_subscribers.set(len(self._subscribers))
 
-    async def stream(self) -> AsyncIterator[str]:
+    async def stream(self) -> AsyncGenerator[str, None]:
         """Server-sent events for one browser: a `snapshot` event per change, keep-alives."""
         with self.subscribe() as queue:
             yield "retry: 2000\n\n"

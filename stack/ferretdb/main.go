@@ -20,16 +20,18 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
 	dataDir := flag.String("sqlite-dir", "data/ferretdb", "directory for the SQLite database files")
-	debug := flag.Bool("debug", false, "log at debug level")
+	// Not warn: FerretDB logs every unsupported command as a multi-line WARN, and pymongo
+	// sends one (endSessions) each time a client closes. Clients see such errors anyway.
+	logLevel := flag.String("log-level", "error", "debug, info, warn or error")
 	flag.Parse()
 
-	if err := run(*listen, *dataDir, *debug); err != nil {
+	if err := run(*listen, *dataDir, *logLevel); err != nil {
 		fmt.Fprintf(os.Stderr, "ferretdb: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(listen, dataDir string, debug bool) error {
+func run(listen, dataDir, logLevel string) error {
 	abs, err := filepath.Abs(dataDir)
 	if err != nil {
 		return err
@@ -38,9 +40,9 @@ func run(listen, dataDir string, debug bool) error {
 		return err
 	}
 
-	level := slog.LevelInfo
-	if debug {
-		level = slog.LevelDebug
+	var level slog.Level
+	if err = level.UnmarshalText([]byte(logLevel)); err != nil {
+		return fmt.Errorf("bad -log-level: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
 
@@ -59,6 +61,7 @@ func run(listen, dataDir string, debug bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
-	logger.Info("ferretdb starting", "listen", listen, "sqlite_dir", abs)
+	// Printed whatever the level, so the log always shows what this process serves.
+	fmt.Printf("ferretdb (embedded v1, sqlite) listening on %s, data in %s\n", listen, abs)
 	return f.Run(ctx)
 }

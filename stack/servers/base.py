@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -87,3 +88,10 @@ class Server(ABC):
 
     async def on_ready(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """Called once after `up` saw the server healthy (e.g. to create a database)."""
+
+
+async def tcp_accepts(host: str, port: int, timeout_s: float = 3.0) -> None:
+    """Open and close one TCP connection; raises OSError or TimeoutError if nothing listens."""
+    _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+    writer.close()
+    await writer.wait_closed()

@@ -11,7 +11,7 @@ from pymongo import AsyncMongoClient
 
 from stack.errors import ServerError
 from stack.install import find_binary
-from stack.servers.base import STACK_SOURCES, Report, Server
+from stack.servers.base import STACK_SOURCES, Report, Server, tcp_accepts
 
 SOURCE_DIR = STACK_SOURCES / "ferretdb"
 SOURCE_FILES = ("main.go", "go.mod", "go.sum")
@@ -74,6 +74,9 @@ class FerretDB(Server):
         ]  # fmt: skip
 
     async def check(self) -> None:
+        # pymongo's background monitor leaks its socket if the client is closed while it is
+        # still dialling a dead port, so only build a client once the port accepts.
+        await tcp_accepts(self.settings.mongo_host, self.port)
         client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
             self.settings.mongo_host, self.port, serverSelectionTimeoutMS=3000, connect=False
         )

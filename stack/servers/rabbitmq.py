@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from pathlib import Path
 from typing import ClassVar
 
 import aio_pika
 
+from stack.errors import ServerError
 from stack.install import ensure_packages, require_binary
 from stack.servers.base import Report, Server
 
@@ -52,6 +54,10 @@ class RabbitMQ(Server):
     def prepare(self, report: Report) -> None:
         ensure_packages(self.packages, report)
         super().prepare(report)
+        blocked = unreachable_for_others(self.data_dir)
+        if blocked is not None:
+            reason = f"user {SERVICE_USER} cannot enter {blocked}; use a SQUID_DATA_DIR elsewhere"
+            raise ServerError(self.name, reason)
         (self.data_dir / "mnesia").mkdir(exist_ok=True)
         (self.data_dir / "log").mkdir(exist_ok=True)
         plugins = self.data_dir / "enabled_plugins"
@@ -99,3 +105,12 @@ class RabbitMQ(Server):
             await channel.close()
         finally:
             await connection.close()
+
+
+def unreachable_for_others(folder: Path) -> Path | None:
+    """The first root-owned parent that other users cannot enter (the node runs as rabbitmq)."""
+    for parent in reversed(folder.resolve().parents):
+        mode = parent.stat()
+        if mode.st_uid == 0 and not mode.st_mode & stat.S_IXOTH:
+            return parent
+    return None

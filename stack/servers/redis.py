@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from stack.install import ensure_packages, require_binary
 from stack.servers.base import Report, Server
@@ -43,7 +45,13 @@ class Redis(Server):
         ]  # fmt: skip
 
     async def check(self) -> None:
-        client = aioredis.Redis(host=self.settings.redis_host, port=self.port, socket_timeout=3)
+        # No retries: a probe should fail at once; `up` does the retrying.
+        client = aioredis.Redis(
+            host=self.settings.redis_host,
+            port=self.port,
+            socket_timeout=3,
+            retry=Retry(NoBackoff(), 0),
+        )
         try:
             if not await client.ping():
                 raise RuntimeError("PING did not answer PONG")

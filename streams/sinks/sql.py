@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiomysql
@@ -71,6 +71,24 @@ def rows_of(batch: Sequence[Event], projected_at_ms: int, batch_id: int) -> list
     ]
 
 
+def insert_statement(
+    batch: Sequence[Event], projected_at_ms: int, batch_id: int, escape: Callable[[str], str]
+) -> str:
+    """One multi-row INSERT IGNORE with literal values.
+
+    pymysql's executemany escapes every parameter through a generic per-type dispatch, which
+    cost ~40 us per row (the worker's biggest Python cost); only the strings need escaping.
+    """
+    tail = f"{int(projected_at_ms)},{int(batch_id)})"
+    values = ",".join(
+        f"('{escape(e.event_id)}','{escape(e.request_id)}',{int(e.game_id)},"
+        f"'{escape(e.game_name)}',{int(e.players)},{int(e.winner)},'{escape(e.route)}',"
+        f"'{escape(e.gateway_id)}',{int(e.occurred_at_ms)},{int(e.schema_version)},{tail}"
+        for e in batch
+    )
+    return INSERT_ROWS.split(" VALUES ", 1)[0] + " VALUES " + values
+
+
 class SqlProjection:
     """game_results plus the aggregate tables, in MariaDB or TiDB."""
 
@@ -100,12 +118,15 @@ class SqlProjection:
         if not batch:
             return
         batch_id = new_batch_id()
-        rows = rows_of(batch, int(time.time() * 1000), batch_id)
+        projected_at_ms = int(time.time() * 1000)
         try:
             async with self._pool.acquire() as conn:
                 try:
                     async with conn.cursor() as cur:
-                        await cur.executemany(INSERT_ROWS, rows)
+                        statement = insert_statement(
+                            batch, projected_at_ms, batch_id, conn.escape_string
+                        )
+                        await cur.execute(statement)
                         for statement in AGGREGATES:
                             await cur.execute(statement, (batch_id,))
                     await conn.commit()

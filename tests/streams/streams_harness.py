@@ -52,6 +52,8 @@ def isolated(stack: Settings, name: str) -> Settings:
             "faust_worker_urls": f"http://127.0.0.1:{port}",
             "events_partitions": 4,
             "batch_timeout_s": 0.1,
+            # A SIGKILLed worker's partitions move after this long instead of 30 s.
+            "consumer_session_timeout_s": 6.0,
         }
     )
 

@@ -136,7 +136,30 @@ def start_pipeline(settings: Settings, log_dir: Path) -> Pipeline:
     command += ["worker", "-l", "warn", "--web-port", str(settings.faust_web_port)]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    return Pipeline(settings, process, log_path)
+    pipeline = Pipeline(settings, process, log_path)
+    try:
+        _wait_until_ready(pipeline)
+    except BaseException:
+        stop_pipeline(pipeline)
+        raise
+    return pipeline
+
+
+def _wait_until_ready(pipeline: Pipeline, timeout_s: float = 120) -> None:
+    """Until the worker owns every partition: events sent earlier can race its table set-up
+    (seen here: PartitionsMismatch for a changelog topic not created yet)."""
+    url = f"{pipeline.settings.worker_urls[0]}/squid/tables/"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        pipeline.check_alive()
+        try:
+            owned = httpx.get(url, timeout=2).json().get("partitions", [])
+        except (httpx.HTTPError, ValueError):
+            owned = []
+        if len(owned) == pipeline.settings.events_partitions:
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"worker not ready after {timeout_s:.0f}s; see {pipeline.log_path}")
 
 
 def stop_pipeline(pipeline: Pipeline) -> None:

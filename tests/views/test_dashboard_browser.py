@@ -73,8 +73,19 @@ async def page() -> AsyncIterator[Page]:
             await browser.close()
 
 
-async def _count(page: Page, selector: str) -> int:
-    return int((await page.text_content(selector) or "0").replace(",", "") or 0)
+async def _count(page: Page, element_id: str) -> int:
+    return int((await page.text_content(f"#{element_id}") or "0").replace(",", "") or 0)
+
+
+async def _wait_count(page: Page, element_id: str, *, above: int = -1, equal: int = -1) -> None:
+    """Until the number shown in an element passes `above` or equals `equal`."""
+    await page.wait_for_function(
+        """([id, above, equal]) => {
+            const n = Number(document.getElementById(id).textContent.replace(/,/g, ""));
+            return equal >= 0 ? n === equal : n > above;
+        }""",
+        arg=[element_id, above, equal],
+    )
 
 
 async def _flood(pipeline: Pipeline) -> None:
@@ -84,32 +95,42 @@ async def _flood(pipeline: Pipeline) -> None:
         await asyncio.sleep(0.5)
 
 
+async def _reports_shown(page: Page) -> None:
+    await page.wait_for_selector("#live-status.on")
+    for table in ("sql-top", "redis-top", "sql-last", "redis-last"):
+        await page.wait_for_function(
+            "id => document.querySelectorAll(`#${id} tbody tr`).length === 10", arg=table
+        )
+    await page.wait_for_function("document.querySelectorAll('#audit-table tbody tr').length > 0")
+
+
+async def _search_player(page: Page, player: int) -> None:
+    await page.fill("#player-input", str(player))
+    await page.click("#player-search")
+
+
+async def _chart_data(page: Page, chart: str) -> list[float]:
+    data: list[float] = await page.evaluate("id => Chart.getChart(id).data.datasets[0].data", chart)
+    return data
+
+
 @pytest.mark.asyncio
 async def test_the_dashboard_shows_reports_searches_players_and_counts_rise_under_a_flood(
     pipeline: Pipeline, served: str, page: Page
 ) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
     async with httpx.AsyncClient(base_url=served, timeout=10) as api:
         await pipeline.produce(pipeline.games(500))
         await wait_until_projected(api, pipeline)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
         await page.goto(served)
-
-        await page.wait_for_selector("#live-status.on")
-        await page.wait_for_function("document.querySelectorAll('#sql-top tbody tr').length == 10")
-        await page.wait_for_function(
-            "document.querySelectorAll('#redis-top tbody tr').length == 10"
-        )
-        await page.wait_for_function("document.querySelectorAll('#audit-table tbody tr').length")
-        before = await _count(page, "#total-redis")
+        await _reports_shown(page)
+        before = await _count(page, "total-redis")
         assert before == len(pipeline.produced)
 
         flood = asyncio.create_task(_flood(pipeline))
-        await page.wait_for_function(
-            f"Number(document.getElementById('total-redis').textContent.replace(/,/g, '')) > {before}"
-        )
-        await page.fill("#player-input", "3")
-        await page.click("#player-search")
+        await _wait_count(page, "total-redis", above=before)
+        await _search_player(page, 3)
         await page.wait_for_selector("#player-sql [data-stat=played] b")
         await page.wait_for_function(
             "Chart.getChart('chart-rate').data.datasets[0].data.some(v => v > 0)"
@@ -118,23 +139,13 @@ async def test_the_dashboard_shows_reports_searches_players_and_counts_rise_unde
         await flood
         await wait_until_projected(api, pipeline)
 
-        await page.click("#player-search")
-        games = pipeline.produced
-        played = sum(g.players >= 3 for g in games)
-        for store in ("redis", "sql"):
-            await page.wait_for_function(
-                f"document.querySelector('#player-{store} [data-stat=played] b')"
-                f".textContent.replace(/,/g, '') == '{played}'"
-            )
-        won = await page.text_content("#player-redis [data-stat=won] b")
-        assert int((won or "").replace(",", "")) == sum(g.winner == 3 for g in games)
-        await page.wait_for_function(
-            f"Number(document.getElementById('total-sql').textContent.replace(/,/g, '')) == {len(games)}"
-        )
-        top_games = await page.evaluate("Chart.getChart('chart-top-games').data.datasets[0].data")
-        routes = await page.evaluate("Chart.getChart('chart-routes').data.datasets[0].data")
-
-    assert len(top_games) == 3
-    assert sum(routes) == len(games)
+    games = pipeline.produced
+    await _wait_count(page, "total-sql", equal=len(games))
+    await _search_player(page, 3)
+    for store in ("redis", "sql"):
+        await _wait_count(page, f"player-{store}-played", equal=sum(g.players >= 3 for g in games))
+    assert await _count(page, "player-redis-won") == sum(g.winner == 3 for g in games)
+    assert len(await _chart_data(page, "chart-top-games")) == 3
+    assert sum(await _chart_data(page, "chart-routes")) == len(games)
     assert errors == []
     assert SCREENSHOT.stat().st_size > 10_000

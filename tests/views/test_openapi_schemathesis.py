@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import schemathesis
@@ -45,7 +46,7 @@ def _inverted_range(query: dict[str, object]) -> bool:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-def test_no_operation_answers_a_server_error(case: schemathesis.Case) -> None:
+def test_no_operation_answers_a_server_error(case: schemathesis.Case[Any]) -> None:
     if _inverted_range(case.query or {}):
         # A range ending before it starts is a 422 the schema cannot express (no cross-field
         # constraints in OpenAPI): only here may schema-valid input be rejected.

@@ -106,7 +106,12 @@ async def test_the_audit_log_pages_newest_first_through_a_filter(
     wanted = [g for g in reversed(games) if g.game_id == 2 and g.route == "kafka"]
     seen: list[str] = []
     for page in (1, 2, 3):
-        params = {"game_id": 2, "route": "kafka", "page": page, "page_size": 7}
+        params: dict[str, str | int] = {
+            "game_id": 2,
+            "route": "kafka",
+            "page": page,
+            "page_size": 7,
+        }
         body = (await api.get("/api/audit/log", params=params)).json()
         assert body["total"] == len(wanted)
         seen += [entry["event_id"] for entry in body["entries"]]

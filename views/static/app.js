@@ -73,6 +73,7 @@ function renderPlayer(store, stats, player) {
     span.dataset.stat = label;
     span.append(`${label} `);
     const strong = document.createElement("b");
+    strong.id = `player-${store}-${label}`;
     strong.textContent = fmt.format(value);
     span.append(strong);
     line.append(span);

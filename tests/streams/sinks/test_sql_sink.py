@@ -78,3 +78,19 @@ async def test_reset_leaves_empty_freshly_migrated_tables(sql: tuple[SqlProjecti
     assert await scalar(conn, "SELECT COUNT(*) FROM game_results") == 0
     assert await scalar(conn, "SELECT COUNT(*) FROM player_wins") == 0
     assert await scalar(conn, "SELECT COUNT(*) FROM schema_migrations") == 1
+
+
+@pytest.mark.asyncio
+async def test_quotes_backslashes_and_percent_signs_in_strings_are_stored_verbatim(
+    sql: tuple[SqlProjection, Any],
+) -> None:
+    projection, conn = sql
+    tricky = 'it\'s \\ 100% "odd"; DROP TABLE x; --'
+    event = dataclasses.replace(synthetic_events(1, seed=14)[0], request_id=tricky[:64])
+    await projection.apply([event])
+    async with conn.cursor() as cur:
+        await cur.execute(
+            "SELECT request_id FROM game_results WHERE event_id = %s", (event.event_id,)
+        )
+        row = await cur.fetchone()
+    assert row[0] == tricky[:64]
