@@ -204,7 +204,13 @@ def _supervise(children: list[Child], flood: subprocess.Popen[bytes] | None, unt
         time.sleep(1)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
+    # `kill` (SIGTERM) stops the pipeline as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
     settings = get_settings()
     log_dir = settings.data_dir / "logs"
     if subprocess.call(_squid("stack", "up")) != 0:

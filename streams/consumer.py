@@ -10,6 +10,9 @@ fetch+decode with the store writes (streams.pipeline), and commits offsets only 
 stores committed a batch. The Faust app keeps its tables, changelogs and web page: after each
 batch, per-partition deltas go to the small `{events_topic}-table-deltas` topic (partition =
 source partition), and a Faust agent folds them into the tables (streams.agents).
+Measured with `squidstream bench streams` (200,000 events, load average 4-6 from other work):
+this worker 5,511 and 2,821 ev/s in two runs, i.e. 0.61 and 0.56 of FerretDB's rate alone
+(9,014 and 5,047 ev/s), the slowest store and the cap; the agent version did ~1,400 ev/s.
 """
 
 from __future__ import annotations

@@ -13,10 +13,14 @@ import argparse
 import asyncio
 import sys
 import time
+import warnings
 
 import aiomysql
 
 DB = "squid_tidb_smoke"
+
+# INSERT IGNORE of duplicate keys makes the server send warnings; they are expected.
+warnings.filterwarnings("ignore", message=r".*Duplicate entry.*")
 
 
 async def wait_ready(host: str, port: int, wait: float) -> float:
