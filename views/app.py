@@ -19,7 +19,7 @@ from views.resources import open_resources
 from views.routes import audit, dashboard, health, live, reports, tables
 from views.stores.base import ProjectionCounters
 
-STOP_GRACE_S = 1.0
+STOP_GRACE_S = 8.0  # longer than any store timeout in resources.py
 DESCRIPTION = (
     "Read-only reports of the squidstream projections. Result reports come from Redis or "
     "SQL (chosen in the path, to compare them side by side), the audit log from MongoDB, "

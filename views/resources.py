@@ -12,6 +12,8 @@ import aiomysql
 import httpx
 import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 
 from squidstream.settings import Settings
 from views.models import ReportStore, StoreCheck
@@ -22,6 +24,7 @@ from views.stores.redis_reports import RedisReports
 from views.stores.sql_reports import SqlReports
 
 CHECK_TIMEOUT_S = 3.0
+CLOSE_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -59,7 +62,11 @@ class Resources:
         await self.redis.aclose()
         await self.mongo.close()
         self.sql_pool.close()
-        await self.sql_pool.wait_closed()
+        try:
+            # A connection never released (its task was cancelled) would make this wait forever.
+            await asyncio.wait_for(self.sql_pool.wait_closed(), CLOSE_TIMEOUT_S)
+        except TimeoutError:
+            self.sql_pool.terminate()
 
 
 async def _probe(name: str, probe: Callable[[], Awaitable[object]]) -> StoreCheck:
@@ -82,6 +89,8 @@ async def open_resources(settings: Settings) -> Resources:
         decode_responses=True,
         socket_connect_timeout=2,
         socket_timeout=5,
+        # Fail fast: a read API answers 503 rather than hold the request for seconds of retries.
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
     )
     sql_pool = await aiomysql.create_pool(
         host=settings.sql_host,
@@ -97,7 +106,7 @@ async def open_resources(settings: Settings) -> Resources:
         pool_recycle=300,
     )
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=3000
+        settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=2000
     )
     http = httpx.AsyncClient(timeout=httpx.Timeout(2.0))
     return Resources(
