@@ -31,8 +31,8 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed ## Python virtualenv with the project and dev tools
 
-views/node_modules/.installed: views/package.json views/package-lock.json
-	cd views && npm ci --no-audit --no-fund
+views/node_modules/.installed: views/package.json views/package-lock.json | $(VENV)/.installed
+	$(SQUID) views --install-assets
 	@touch $@
 
 npm: views/node_modules/.installed ## Front-end packages of the dashboard

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from squidstream.cli import bench_kinds
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `flood`, `traffic` and the `ingest` kind of `bench`."""
@@ -36,20 +38,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ingest.add_argument("--stream-concurrency", type=int, default=4)
     ingest.add_argument("--profile", type=Path, help="folder for pyinstrument gateway profiles")
     ingest.set_defaults(func=_run_bench)
-
-
-def bench_kinds(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> argparse._SubParsersAction[argparse.ArgumentParser]:
-    """The `bench KIND` subparsers, shared with the other packages that add benchmark kinds."""
-    bench = subparsers.choices.get("bench")
-    if bench is None:
-        bench = subparsers.add_parser("bench", help="benchmarks that print numbers")
-        return bench.add_subparsers(dest="bench", metavar="KIND", required=True)
-    for action in bench._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return bench.add_subparsers(dest="bench", metavar="KIND", required=True)
 
 
 def _run_flood(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from squidstream.cli import bench_kinds
 from squidstream.settings import load_settings
 
 FAUST = Path(sys.executable).with_name("faust")
@@ -28,20 +29,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     streams.add_argument("--events", type=int, default=200_000, help="events to preload")
     streams.add_argument("--naive-sample", type=int, default=5_000, help="naive consumer sample")
     streams.set_defaults(func=run_bench)
-
-
-def bench_kinds(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> argparse._SubParsersAction[argparse.ArgumentParser]:
-    """The `bench KIND` subparsers, shared with other packages that add benchmark kinds."""
-    bench = subparsers.choices.get("bench")
-    if bench is None:
-        bench = subparsers.add_parser("bench", help="benchmarks that print numbers")
-        return bench.add_subparsers(dest="bench", metavar="KIND", required=True)
-    for action in bench._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return bench.add_subparsers(dest="bench", metavar="KIND", required=True)
 
 
 def run_worker(args: argparse.Namespace) -> int:
