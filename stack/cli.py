@@ -6,9 +6,10 @@ import argparse
 import logging
 import sys
 
-from squidstream.settings import load_settings
+from squidstream.settings import Settings, load_settings
 from stack import manager
 from stack.errors import StackError
+from stack.servers import SQL_DEFAULT_PORTS, SQL_SERVERS
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,7 +29,41 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             choices=manager.server_names(),
             help=f"act on these servers only ({', '.join(manager.server_names())})",
         )
+        action.add_argument(
+            "--sql",
+            choices=sorted(SQL_SERVERS),
+            help="the SQL server to run (sets SQUID_SQL_SERVER for this command; without"
+            f" SQUID_SQL_PORT it listens on its own default port: {_default_ports()})",
+        )
         action.set_defaults(func=handler)
+
+
+def _default_ports() -> str:
+    return ", ".join(f"{name} {port}" for name, port in SQL_DEFAULT_PORTS.items())
+
+
+def command_settings(args: argparse.Namespace) -> Settings:
+    """The settings from the environment, with `--sql` applied.
+
+    `--sql tidb` alone moves the SQL port to TiDB's 4000, so it never collides with a MariaDB
+    on 3306; an explicit SQUID_SQL_PORT always wins.
+    """
+    settings = load_settings()
+    chosen: str | None = args.sql
+    if chosen is None:
+        return settings
+    update: dict[str, object] = {"sql_server": chosen}
+    if "sql_port" not in settings.model_fields_set:
+        update["sql_port"] = SQL_DEFAULT_PORTS[chosen]
+    return settings.model_copy(update=update)
+
+
+def _sql_hint(settings: Settings) -> str:
+    """What the other processes need to reach the SQL server `up --sql` started."""
+    return (
+        f"SQL server {settings.sql_server} on port {settings.sql_port}; workers and views need"
+        f" SQUID_SQL_SERVER={settings.sql_server} SQUID_SQL_PORT={settings.sql_port}"
+    )
 
 
 def _quiet_drivers() -> None:
@@ -40,16 +75,19 @@ def _quiet_drivers() -> None:
 def _up(args: argparse.Namespace) -> int:
     _quiet_drivers()
     try:
-        manager.up(load_settings(), args.only)
+        settings = command_settings(args)
+        manager.up(settings, args.only)
     except StackError as exc:
         print(f"squidstream stack up failed:\n{exc}", file=sys.stderr)
         return 1
+    if args.sql is not None:
+        manager.print_report(_sql_hint(settings))
     return 0
 
 
 def _down(args: argparse.Namespace) -> int:
     try:
-        manager.down(load_settings(), args.only)
+        manager.down(command_settings(args), args.only)
     except StackError as exc:
         print(f"squidstream stack down failed: {exc}", file=sys.stderr)
         return 1
@@ -59,7 +97,7 @@ def _down(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     _quiet_drivers()
     try:
-        rows = manager.status(load_settings(), args.only)
+        rows = manager.status(command_settings(args), args.only)
     except StackError as exc:
         print(f"squidstream stack status failed: {exc}", file=sys.stderr)
         return 1

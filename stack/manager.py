@@ -14,7 +14,7 @@ from stack import process
 from stack.errors import StackError
 from stack.paths import StackPaths
 from stack.ports import port_free, port_owner
-from stack.servers import SERVER_CLASSES, Server
+from stack.servers import SERVER_CLASSES, SQL_SERVERS, Server, selected_classes
 from stack.servers.base import Report
 from stack.starter import probe, running_record, start_all
 
@@ -23,17 +23,34 @@ def print_report(message: str) -> None:
     print(f"stack: {message}", file=sys.stderr, flush=True)
 
 
-def server_names() -> list[str]:
-    return [cls.name for cls in SERVER_CLASSES]
+def server_names(settings: Settings | None = None) -> list[str]:
+    """Every server the stack knows, or only those these settings run (one SQL server)."""
+    classes = SERVER_CLASSES if settings is None else selected_classes(settings)
+    return [cls.name for cls in classes]
 
 
 def make_servers(settings: Settings, only: Sequence[str] | None = None) -> list[Server]:
-    """The servers to act on, in start order; unknown names are a StackError."""
+    """The servers to act on, in start order; unknown or unselected names are a StackError."""
     unknown = sorted(set(only or ()) - set(server_names()))
     if unknown:
         raise StackError(f"unknown server(s) {', '.join(unknown)}; known: {server_names()}")
+    unselected = sorted(set(only or ()) & set(SQL_SERVERS) - {settings.sql_server})
+    if unselected:
+        name = unselected[0]
+        raise StackError(
+            f"{name} is not the SQL server of these settings (sql_server={settings.sql_server});"
+            f" add --sql {name} or set SQUID_SQL_SERVER={name}"
+        )
     paths = StackPaths(settings.data_dir)
-    return [cls(settings, paths) for cls in SERVER_CLASSES if not only or cls.name in only]
+    classes = selected_classes(settings)
+    return [cls(settings, paths) for cls in classes if not only or cls.name in only]
+
+
+def _other_sql_servers(settings: Settings) -> list[Server]:
+    """The SQL servers these settings do not select that still have a pid file (for `down`)."""
+    paths = StackPaths(settings.data_dir)
+    others = [cls(settings, paths) for cls in SQL_SERVERS.values()]
+    return [s for s in others if s.name != settings.sql_server and s.pid_path.exists()]
 
 
 @contextmanager
@@ -79,8 +96,13 @@ def up(
 def down(
     settings: Settings, only: Sequence[str] | None = None, report: Report = print_report
 ) -> None:
-    """Stop the processes that `up` recorded, newest server first; leave anything else alone."""
+    """Stop the processes that `up` recorded, newest server first; leave anything else alone.
+
+    Without `only`, a SQL server started under another `sql_server` setting is stopped too.
+    """
     servers = make_servers(settings, only)
+    if not only:
+        servers += _other_sql_servers(settings)
     paths = StackPaths(settings.data_dir)
     paths.create()
     with stack_lock(paths, report):

@@ -20,7 +20,7 @@ from squidstream.run import pipeline, running
 from squidstream.settings import Settings
 from tests.helpers import free_port, unique_name
 
-pytestmark = [pytest.mark.stack, pytest.mark.slow]
+pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.sql]
 
 REQUESTS = 600
 RETRIES = 60

@@ -2,14 +2,40 @@
 
 from __future__ import annotations
 
+from squidstream.settings import Settings
 from stack.servers.base import Server
 from stack.servers.ferretdb import FerretDB
 from stack.servers.kafka import Kafka
 from stack.servers.mariadb import MariaDB
 from stack.servers.rabbitmq import RabbitMQ
 from stack.servers.redis import Redis
+from stack.servers.tidb import TiDB
 
 # Fast starters first so their output comes early; `up` waits for all of them together.
-SERVER_CLASSES: tuple[type[Server], ...] = (Redis, MariaDB, FerretDB, RabbitMQ, Kafka)
+SERVER_CLASSES: tuple[type[Server], ...] = (Redis, MariaDB, TiDB, FerretDB, RabbitMQ, Kafka)
+# The SQL servers by their `sql_server` setting; a stack runs exactly one of them.
+SQL_SERVERS: dict[str, type[Server]] = {"mariadb": MariaDB, "tidb": TiDB}
+# The port each SQL server listens on when SQUID_SQL_PORT is not set (`stack up --sql NAME`).
+SQL_DEFAULT_PORTS: dict[str, int] = {"mariadb": 3306, "tidb": 4000}
 
-__all__ = ["SERVER_CLASSES", "FerretDB", "Kafka", "MariaDB", "RabbitMQ", "Redis", "Server"]
+
+def selected_classes(settings: Settings) -> tuple[type[Server], ...]:
+    """The servers these settings run, in start order: the SQL one is `settings.sql_server`."""
+    chosen = SQL_SERVERS[settings.sql_server]
+    others = set(SQL_SERVERS.values()) - {chosen}
+    return tuple(cls for cls in SERVER_CLASSES if cls not in others)
+
+
+__all__ = [
+    "SERVER_CLASSES",
+    "SQL_DEFAULT_PORTS",
+    "SQL_SERVERS",
+    "FerretDB",
+    "Kafka",
+    "MariaDB",
+    "RabbitMQ",
+    "Redis",
+    "Server",
+    "TiDB",
+    "selected_classes",
+]

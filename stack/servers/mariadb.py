@@ -6,28 +6,19 @@ import subprocess
 from pathlib import Path
 from typing import ClassVar
 
-import aiomysql
-
 from stack.errors import ServerError
 from stack.install import ensure_packages, require_binary
-from stack.servers.base import Report, Server
+from stack.servers.base import Report
+from stack.servers.mysql import MySQLServer
 
 
-class MariaDB(Server):
+class MariaDB(MySQLServer):
     name = "mariadb"
     start_timeout_s = 60.0
     packages: ClassVar[dict[str, str]] = {
         "mariadbd": "mariadb-server",
         "mariadb-install-db": "mariadb-server",
     }
-
-    @property
-    def port(self) -> int:
-        return self.settings.sql_port
-
-    @property
-    def port_setting(self) -> str:
-        return "SQUID_SQL_PORT"
 
     @property
     def marker(self) -> str:
@@ -73,36 +64,3 @@ class MariaDB(Server):
             "--character-set-server=utf8mb4",
             "--collation-server=utf8mb4_unicode_ci",
         ]
-
-    async def _connect(self) -> aiomysql.Connection:
-        return await aiomysql.connect(
-            host=self.settings.sql_host,
-            port=self.port,
-            user=self.settings.sql_user,
-            password=self.settings.sql_password.get_secret_value(),
-            connect_timeout=3,
-        )
-
-    async def check(self) -> None:
-        conn = await self._connect()
-        try:
-            async with conn.cursor() as cur:
-                await cur.execute("SELECT 1")
-                if await cur.fetchone() != (1,):
-                    raise RuntimeError("SELECT 1 did not return 1")
-        finally:
-            conn.close()
-
-    async def on_ready(self) -> None:
-        name = self.settings.sql_database
-        conn = await self._connect()
-        try:
-            async with conn.cursor() as cur:
-                # Look first: IF NOT EXISTS on an existing database raises a driver Warning.
-                await cur.execute(
-                    "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (name,)
-                )
-                if await cur.fetchone() is None:
-                    await cur.execute(f"CREATE DATABASE IF NOT EXISTS `{name.replace('`', '``')}`")
-        finally:
-            conn.close()

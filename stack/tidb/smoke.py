@@ -57,10 +57,12 @@ async def run(host: str, port: int) -> None:
             await cur.execute(f"CREATE DATABASE {DB}")
             await cur.execute(f"USE {DB}")
             await cur.execute(
-                "CREATE TABLE events (id BIGINT PRIMARY KEY, account VARCHAR(32) NOT NULL, amount BIGINT NOT NULL)"
+                "CREATE TABLE events (id BIGINT PRIMARY KEY,"
+                " account VARCHAR(32) NOT NULL, amount BIGINT NOT NULL)"
             )
             await cur.execute(
-                "CREATE TABLE balances (account VARCHAR(32) PRIMARY KEY, total BIGINT NOT NULL, n BIGINT NOT NULL)"
+                "CREATE TABLE balances (account VARCHAR(32) PRIMARY KEY,"
+                " total BIGINT NOT NULL, n BIGINT NOT NULL)"
             )
 
             # Multi-row INSERT IGNORE; id 2 is repeated and must be ignored.
@@ -72,12 +74,14 @@ async def run(host: str, port: int) -> None:
 
             upsert = (
                 "INSERT INTO balances (account, total, n) "
-                "SELECT account, SUM(amount), COUNT(*) FROM events WHERE id BETWEEN %s AND %s GROUP BY account "
+                "SELECT account, SUM(amount), COUNT(*) FROM events"
+                " WHERE id BETWEEN %s AND %s GROUP BY account "
                 "ON DUPLICATE KEY UPDATE total = total + VALUES(total), n = n + VALUES(n)"
             )
             await cur.execute(upsert, (1, 3))
             await cur.execute(
-                "INSERT IGNORE INTO events (id, account, amount) VALUES (4,'a',100),(5,'c',1),(1,'z',0)"
+                "INSERT IGNORE INTO events (id, account, amount)"
+                " VALUES (4,'a',100),(5,'c',1),(1,'z',0)"
             )
             await cur.execute(upsert, (4, 5))
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from squidstream.cli import main
-from squidstream.settings import Settings
+from squidstream.settings import Settings, load_settings
 from stack import manager, process
 from stack.errors import StackError
 from stack.paths import StackPaths
@@ -52,7 +52,7 @@ def test_up_on_a_running_stack_leaves_every_server_alone(
 @pytest.mark.stack
 def test_status_reports_every_server_healthy(stack: Settings) -> None:
     rows = manager.status(stack)
-    assert [row.name for row in rows] == manager.server_names()
+    assert [row.name for row in rows] == manager.server_names(stack)
     assert [row.name for row in rows if not row.healthy] == []
 
 
@@ -90,7 +90,7 @@ def test_up_starts_a_healthy_redis_and_down_stops_it(private_redis: Settings) ->
 
 
 def test_down_leaves_alone_a_process_whose_pid_file_does_not_match(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "stack")
+    settings = Settings(data_dir=tmp_path / "stack", sql_server="mariadb")
     bystander = subprocess.Popen(["sleep", "60"])
     try:
         ticks = process.start_ticks(bystander.pid)
@@ -151,5 +151,5 @@ def test_status_of_a_stopped_stack_exits_non_zero_and_says_stopped(
         monkeypatch.setenv(f"SQUID_{name}_PORT", str(free_port()))
     assert main(["stack", "status"]) == 1
     rows = capsys.readouterr().out.splitlines()[1:]
-    assert [row.split()[0] for row in rows] == manager.server_names()
+    assert [row.split()[0] for row in rows] == manager.server_names(load_settings())
     assert all(row.split()[3:] == ["no", "stopped"] for row in rows)

@@ -94,7 +94,7 @@ async def _sql(stack: Settings) -> aiomysql.Connection:
     )
 
 
-async def test_mariadb_returns_rows_inserted_over_tcp_as_root(stack: Settings) -> None:
+async def test_the_sql_server_returns_rows_inserted_over_tcp_as_root(stack: Settings) -> None:
     database = unique_name("stack_sql")
     conn = await _sql(stack)
     try:
@@ -110,7 +110,7 @@ async def test_mariadb_returns_rows_inserted_over_tcp_as_root(stack: Settings) -
         conn.close()
 
 
-async def test_mariadb_has_the_configured_database_after_up(stack: Settings) -> None:
+async def test_the_sql_server_has_the_configured_database_after_up(stack: Settings) -> None:
     conn = await _sql(stack)
     try:
         async with conn.cursor() as cur:

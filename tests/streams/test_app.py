@@ -27,7 +27,7 @@ from tests.streams.streams_harness import (
     worker,
 )
 
-pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.sql, pytest.mark.timeout(300)]
 
 
 @pytest.fixture
@@ -81,15 +81,18 @@ async def test_a_worker_killed_mid_flood_and_restarted_loses_and_doubles_nothing
     flood = synthetic_events(8000, seed=5)
     with worker(settings, tmp_path, "first") as first:
         await produce(settings, flood[:1000])
-        await wait_for_reports(settings, 1, timeout_s=90)
-        sending = asyncio.create_task(produce(settings, flood[1000:]))
-        await asyncio.sleep(1.0)
+        await wait_for_reports(settings, 1000, timeout_s=90)
+        sending = asyncio.create_task(produce(settings, flood[1000:4000]))
+        # Kill once the next part starts landing, and send the rest only after the kill: a
+        # fixed delay let a fast worker project the whole flood before it was killed.
+        await wait_for_progress(settings, beyond=1000)
         stop(first, signal.SIGKILL)
         await sending
+    await produce(settings, flood[4000:])
     interrupted = await read_reports(settings)
     with worker(settings, tmp_path, "second"):
         reports = await wait_for_reports(settings, len(flood), timeout_s=180)
-    assert interrupted.sql_rows < len(flood)  # the kill really happened mid-flood
+    assert not interrupted.settled(len(flood))  # the kill really happened mid-flood
     assert_exactly_once(reports, flood)
 
 
@@ -104,6 +107,16 @@ async def test_two_workers_produce_the_same_reports_as_the_pure_fold(
         await produce(settings, events)
         reports = await wait_for_reports(settings, len(events))
     assert_exactly_once(reports, events)
+
+
+async def wait_for_progress(settings: Settings, beyond: int, timeout_s: float = 60) -> None:
+    """Poll until the SQL or Mongo projection holds more than `beyond` events."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            reports = await read_reports(settings)
+            if max(reports.sql_rows, reports.mongo_docs) > beyond:
+                return
+            await asyncio.sleep(0.05)
 
 
 async def dead_letter_sources(settings: Settings, count: int) -> list[str]:

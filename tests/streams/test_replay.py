@@ -24,7 +24,7 @@ from tests.streams.streams_harness import (
     worker,
 )
 
-pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.sql, pytest.mark.timeout(300)]
 
 
 @pytest.fixture

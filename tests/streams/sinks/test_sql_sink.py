@@ -1,4 +1,4 @@
-"""The SQL projection against MariaDB: migrations, exactly-once aggregates, reset."""
+"""The SQL projection on MariaDB or TiDB: migrations, exactly-once aggregates, reset."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from squidstream.settings import Settings
 from streams.sinks.sql import SqlProjection
 from streams.synthetic import synthetic_events
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.sql]
 
 
 @pytest.fixture
