@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 SQUID := $(BIN)/squidstream
 PYTEST_ARGS ?=
 
-.PHONY: help setup setup-system venv npm proto proto-check lint format stack-up stack-down stack-status test test-fast run bench clean
+
+.PHONY: test-tidb help setup setup-system venv npm proto proto-check lint format stack-up stack-down stack-status test test-fast run bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -52,7 +53,7 @@ format: venv ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-stack-up: venv ## Install, build and start Kafka, RabbitMQ, Redis, MariaDB, FerretDB
+stack-up: venv ## Install, build and start Kafka, RabbitMQ, Redis, MariaDB (or TiDB), FerretDB
 	$(SQUID) stack up
 
 stack-down: venv ## Stop the servers that stack-up started
@@ -61,12 +62,20 @@ stack-down: venv ## Stop the servers that stack-up started
 stack-status: venv ## Table of servers, ports, pids and health
 	$(SQUID) stack status
 
-test: setup lint ## Set up, lint, start the stack, run every test, stop the stack
-	$(SQUID) stack up
+test: setup lint ## Set up, lint, start the stack, run every test (MariaDB, then TiDB), stop the stack
 	@trap '$(SQUID) stack down' EXIT; \
+	$(SQUID) stack up || exit 1; \
 	$(BIN)/pytest -ra $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; rc=0; fi; \
+	[ $$rc -ne 0 ] || $(MAKE) --no-print-directory test-tidb || rc=1; \
 	exit $$rc
+
+test-tidb: export SQUID_SQL_SERVER = tidb
+test-tidb: export SQUID_SQL_PORT = 4000
+test-tidb: venv ## The SQL projection and report tests against a real tidb-server (first run builds it, ~12 min)
+	$(SQUID) stack up
+	$(BIN)/pytest -ra tests/stack/test_stack_tidb.py $(PYTEST_ARGS)
+	$(BIN)/pytest -ra -m sql $(PYTEST_ARGS)
 
 test-fast: venv ## Unit tests only (no servers)
 	$(BIN)/pytest -ra -m "not stack" $(PYTEST_ARGS)

@@ -16,6 +16,7 @@ from views.app import create_app
 pytestmark = [
     pytest.mark.stack,
     pytest.mark.slow,
+    pytest.mark.sql,
     pytest.mark.timeout(400),
     pytest.mark.asyncio(loop_scope="module"),
 ]

@@ -11,7 +11,7 @@ from squidstream.settings import Settings
 from tests.views.seed import SeedGame, make_games, seed_all
 from views.app import create_app
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.sql]
 N = 400
 PROJECTED_AT = 1_767_300_000_000
 

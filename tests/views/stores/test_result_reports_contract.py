@@ -18,7 +18,7 @@ from views.stores.redis_reports import RedisReports
 from views.stores.sql_reports import SqlReports
 
 PROJECTED_AT = 1_767_300_000_000
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.sql]
 
 
 async def _redis_adapter(settings: Settings) -> tuple[ResultReports, Callable[[], Any]]:
