@@ -112,6 +112,15 @@ class Settings(BaseSettings):
             raise ValueError("must not be blank")
         return value
 
+    def as_env(self) -> dict[str, str]:
+        """Every setting as the SQUID_* variables that give a child process these settings."""
+        env = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+            env[f"SQUID_{name.upper()}"] = text
+        return env
+
     @property
     def kafka_bootstrap(self) -> str:
         return f"{self.kafka_host}:{self.kafka_port}"

@@ -89,25 +89,8 @@ async def bare_drain(settings: Settings) -> float:
 
 
 def worker_env(settings: Settings) -> dict[str, str]:
-    """SQUID_* variables that make a worker subprocess use these settings."""
-    env = dict(os.environ)
-    for name in (
-        "events_topic",
-        "dead_letter_topic",
-        "rabbitmq_queue",
-        "rabbitmq_dead_letter_queue",
-        "faust_app_id",
-        "redis_prefix",
-        "sql_database",
-        "mongo_database",
-        "faust_web_port",
-        "batch_size",
-        "batch_timeout_s",
-        "events_partitions",
-        "consumer_session_timeout_s",
-    ):
-        env[f"SQUID_{name.upper()}"] = str(getattr(settings, name))
-    return env
+    """The environment that makes a worker subprocess use these settings."""
+    return {**os.environ, **settings.as_env()}
 
 
 def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:

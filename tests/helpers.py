@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 import uuid
 
+from squidstream.settings import Settings
+
 
 def unique_name(prefix: str) -> str:
     """A name no other test uses: for a topic, queue, Redis prefix or database.
@@ -21,3 +23,29 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+def isolated_settings(stack: Settings, prefix: str) -> Settings:
+    """The stack's settings with a private topic, queue, consumer group, Redis prefix,
+    SQL and Mongo databases, and a free worker web port: a test of its own on shared servers.
+    """
+    tag = unique_name(prefix)
+    web_port = free_port()
+    return stack.model_copy(
+        update={
+            "events_topic": f"{tag}-events",
+            "dead_letter_topic": f"{tag}-dlq",
+            "rabbitmq_queue": f"{tag}-events",
+            "rabbitmq_dead_letter_queue": f"{tag}-dlq",
+            "faust_app_id": tag,
+            "redis_prefix": tag,
+            "sql_database": tag,
+            "mongo_database": tag,
+            "faust_web_port": web_port,
+            "faust_worker_urls": f"http://127.0.0.1:{web_port}",
+            "events_partitions": 4,
+            "batch_timeout_s": 0.1,
+            # A SIGKILLed worker's partitions move after this long instead of 30 s.
+            "consumer_session_timeout_s": 6.0,
+        }
+    )

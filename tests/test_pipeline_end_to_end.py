@@ -18,7 +18,7 @@ from pymongo import AsyncMongoClient
 
 from squidstream.run import pipeline, running
 from squidstream.settings import Settings
-from tests.helpers import free_port, unique_name
+from tests.helpers import free_port, isolated_settings
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.sql]
 
@@ -29,26 +29,13 @@ CONVERGE_TIMEOUT_S = 120.0
 
 def _isolated(stack: Settings) -> tuple[Settings, dict[str, str]]:
     """Private topic, queue, group, prefix, databases and ports, as SQUID_* variables too."""
-    tag = unique_name("e2e")
-    web_port = free_port()
-    overrides: dict[str, Any] = {
-        "events_topic": f"{tag}-events",
-        "dead_letter_topic": f"{tag}-dlq",
-        "rabbitmq_queue": f"{tag}-events",
-        "rabbitmq_dead_letter_queue": f"{tag}-dlq",
-        "faust_app_id": tag,
-        "redis_prefix": tag,
-        "sql_database": tag,
-        "mongo_database": tag,
+    ports = {
         "gateway_kafka_port": free_port(),
         "gateway_rabbitmq_port": free_port(),
         "ingress_port": free_port(),
-        "faust_web_port": web_port,
-        "faust_worker_urls": f"http://127.0.0.1:{web_port}",
-        "batch_timeout_s": 0.1,
     }
-    env = {f"SQUID_{name.upper()}": str(value) for name, value in overrides.items()}
-    return stack.model_copy(update=overrides), env
+    settings = isolated_settings(stack, "e2e").model_copy(update=ports)
+    return settings, settings.as_env()
 
 
 async def _flood(settings: Settings) -> tuple[Counter[str], list[dict[str, Any]]]:

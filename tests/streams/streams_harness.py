@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from squidstream.settings import Settings
 from streams.bench import start_worker
 from streams.decode import Event, encode
 from streams.fold import fold
+from tests.helpers import isolated_settings
 
 
 def free_port() -> int:
@@ -36,26 +36,7 @@ def free_port() -> int:
 
 def isolated(stack: Settings, name: str) -> Settings:
     """Settings with a private topic, queue, group, prefix and databases."""
-    tag = f"{name}{uuid.uuid4().hex[:6]}"
-    port = free_port()
-    return stack.model_copy(
-        update={
-            "events_topic": f"t-{tag}",
-            "dead_letter_topic": f"t-{tag}-dlq",
-            "rabbitmq_queue": f"t-{tag}",
-            "rabbitmq_dead_letter_queue": f"t-{tag}-dlq",
-            "faust_app_id": f"t-{tag}",
-            "redis_prefix": f"t{tag}",
-            "sql_database": f"squid_t_{tag}",
-            "mongo_database": f"squid_t_{tag}",
-            "faust_web_port": port,
-            "faust_worker_urls": f"http://127.0.0.1:{port}",
-            "events_partitions": 4,
-            "batch_timeout_s": 0.1,
-            # A SIGKILLed worker's partitions move after this long instead of 30 s.
-            "consumer_session_timeout_s": 6.0,
-        }
-    )
+    return isolated_settings(stack, f"t{name}")
 
 
 @contextmanager

@@ -18,46 +18,16 @@ from aiokafka import AIOKafkaProducer
 from proto import game_pb2
 from squidstream.settings import Settings
 from squidstream.topics import ensure_topics
-from tests.helpers import free_port, unique_name
+from tests.helpers import isolated_settings
 from tests.views.seed import GAME_NAMES, SeedGame
 
 FAUST = Path(sys.executable).with_name("faust")
-WORKER_ENV = (
-    "events_topic",
-    "dead_letter_topic",
-    "rabbitmq_queue",
-    "rabbitmq_dead_letter_queue",
-    "faust_app_id",
-    "redis_prefix",
-    "sql_database",
-    "mongo_database",
-    "faust_web_port",
-    "events_partitions",
-    "batch_timeout_s",
-)
 ROUTES = {"kafka": game_pb2.ROUTE_KAFKA, "rabbitmq": game_pb2.ROUTE_RABBITMQ}
 
 
 def pipeline_settings(stack: Settings) -> Settings:
     """Private topic, queue, consumer group, Redis prefix, databases and worker port."""
-    tag = unique_name("views")
-    port = free_port()
-    return stack.model_copy(
-        update={
-            "events_topic": f"{tag}-events",
-            "dead_letter_topic": f"{tag}-dlq",
-            "rabbitmq_queue": f"{tag}-events",
-            "rabbitmq_dead_letter_queue": f"{tag}-dlq",
-            "faust_app_id": tag,
-            "redis_prefix": tag,
-            "sql_database": tag,
-            "mongo_database": tag,
-            "faust_web_port": port,
-            "faust_worker_urls": f"http://127.0.0.1:{port}",
-            "events_partitions": 4,
-            "batch_timeout_s": 0.1,
-        }
-    )
+    return isolated_settings(stack, "views")
 
 
 @dataclass
@@ -129,8 +99,7 @@ def _encode(game: SeedGame) -> bytes:
 def start_pipeline(settings: Settings, log_dir: Path) -> Pipeline:
     """Create the topic and start `faust -A streams.app worker` with SQUID_* for it."""
     asyncio.run(ensure_topics(settings, {settings.events_topic: settings.events_partitions}))
-    env = dict(os.environ)
-    env.update({f"SQUID_{name.upper()}": str(getattr(settings, name)) for name in WORKER_ENV})
+    env = {**os.environ, **settings.as_env()}
     log_path = log_dir / "worker.log"
     command = [str(FAUST), "-A", "streams.app", "--datadir", str(log_dir / "data")]
     command += ["worker", "-l", "warn", "--web-port", str(settings.faust_web_port)]
