@@ -1,13 +1,31 @@
-"""The table agent: folds the per-batch deltas of streams.consumer into the Faust tables."""
+"""The table agent, and the rule for every agent and task: a fatal error stops the worker.
+
+Faust's default agent supervisor restarts a crashed agent and drops the event it crashed on,
+and a failed task leaves the rest of the worker running: either way a worker could stay up
+while projecting nothing. Here any error that escapes an agent or a task logs the traceback
+at CRITICAL and stops the whole process (exit status non-zero), so that its supervisor
+starts a fresh one; offsets were committed only behind work that was done, so the new
+worker re-delivers the rest and the stores' de-duplication absorbs the overlap.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
 from faust.types import StreamT
 
-from streams.tables import Tables, apply_deltas
+from streams.tables import Tables, apply_deltas, valid_deltas
+
+log = logging.getLogger(__name__)
+# EX_SOFTWARE, used when Faust's own shutdown does not finish within STOP_GRACE_S.
+FATAL_EXIT_STATUS = 70
+STOP_GRACE_S = 15.0
 
 
 def register_agents(app: faust.App, deltas_topic: Any, tables: Tables) -> None:
@@ -18,6 +36,51 @@ def register_agents(app: faust.App, deltas_topic: Any, tables: Tables) -> None:
         # One record per source partition per projected batch: a few per second, so Faust's
         # per-event cost is irrelevant here, and table writes land on the right changelog
         # partition because the current event's partition is the source partition.
-        async for event in stream.events():
-            if isinstance(event.value, dict):
-                apply_deltas(tables, event.message.partition, event.value)
+        try:
+            async for event in stream.events():
+                message = event.message
+                deltas = valid_deltas(event.value)
+                if deltas is None:
+                    log.warning("skipped malformed table deltas at offset %d", message.offset)
+                    continue
+                apply_deltas(tables, message.partition, deltas)
+        except Exception as exc:  # e.g. PartitionsMismatch: never restart and skip the event
+            await crash_worker(app, "table agent squid-tables", exc)
+
+
+def fatal_task(
+    app: faust.App, what: str, run: Callable[[], Awaitable[None]]
+) -> Callable[[], Awaitable[None]]:
+    """`run` as an app task that stops the worker if it fails or returns."""
+
+    async def supervised() -> None:
+        try:
+            await run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await crash_worker(app, what, exc)
+        else:
+            if not app.should_stop:
+                await crash_worker(app, what, RuntimeError(f"{what} returned"))
+
+    supervised.__name__ = supervised.__qualname__ = what.replace(" ", "_")
+    return supervised
+
+
+async def crash_worker(app: faust.App, what: str, exc: BaseException) -> None:
+    """Log loudly, then stop the process: Faust's crash path, or a hard exit if that hangs."""
+    log.critical("%s failed; stopping this worker so that it is restarted", what, exc_info=exc)
+    # Faust can hang while stopping a crashed app (a commit on a stopped consumer thread):
+    # a daemon timer ends the process regardless; it is as safe as a SIGKILL.
+    timer = threading.Timer(STOP_GRACE_S, _hard_exit, args=(what,))
+    timer.daemon = True
+    timer.start()
+    await app.crash(exc)
+
+
+def _hard_exit(what: str) -> None:
+    log.critical("worker did not stop within %.0fs after %s failed; exiting", STOP_GRACE_S, what)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os._exit(FATAL_EXIT_STATUS)

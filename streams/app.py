@@ -8,30 +8,26 @@ from typing import Any
 import faust
 
 from squidstream.settings import Settings, get_settings
-from squidstream.topics import ensure_topics
-from streams.agents import register_agents
+from streams.agents import fatal_task, register_agents
 from streams.bridge import Bridge
-from streams.consumer import ProjectionConsumer, WorkerStats, deltas_topic
+from streams.consumer import ProjectionConsumer, WorkerStats
 from streams.tables import Tables, define_tables, snapshot
+from streams.topics import deltas_topic, ensure_worker_topics, worker_topics
 
 log = logging.getLogger(__name__)
 
 
 class SquidApp(faust.App):
-    """A faust.App that creates our topics (auto-creation is off) before it subscribes."""
+    """A faust.App that creates all its topics (auto-creation is off) before anything starts."""
 
     squid_settings: Settings
 
     async def on_first_start(self) -> None:
+        """Runs before the producer, consumer, tables and agents start (streams.topics)."""
         await super().on_first_start()
-        settings = self.squid_settings
-        await ensure_topics(
-            settings,
-            {
-                settings.events_topic: settings.events_partitions,
-                deltas_topic(settings): settings.events_partitions,
-                settings.dead_letter_topic: 1,
-            },
+        changelogs = [table.changelog_topic for table in self.tables.values()]
+        await ensure_worker_topics(
+            self.squid_settings, worker_topics(self.squid_settings, changelogs)
         )
 
 
@@ -57,7 +53,9 @@ def create_app(settings: Settings) -> SquidApp:
     deltas = app.topic(
         deltas_topic(settings),
         key_serializer="raw",
-        value_serializer="json",
+        # Raw, decoded by streams.tables.valid_deltas: a record Faust cannot decode would be
+        # thrown into the agent, and an agent error stops the worker.
+        value_serializer="raw",
         partitions=settings.events_partitions,
     )
     tables = define_tables(app)
@@ -65,8 +63,8 @@ def create_app(settings: Settings) -> SquidApp:
     bridge = Bridge(settings)
     projection = ProjectionConsumer(settings, stats)
     register_agents(app, deltas, tables)
-    app.task(projection.run)
-    app.task(bridge.run)
+    app.task(fatal_task(app, "projection consumer", projection.run))
+    app.task(fatal_task(app, "rabbitmq bridge", bridge.run))
     register_page(app, settings, tables, stats, bridge)
     return app
 

@@ -28,18 +28,14 @@ from aiokafka.errors import KafkaError
 from squidstream.settings import Settings
 from streams.deadletter import DeadLetters, new_producer
 from streams.fold import Deltas
-from streams.pipeline import Batch, Pipeline, make_batch
+from streams.pipeline import Batch, Pipeline, PipelineBroken, make_batch
 from streams.project import close_projections, open_projections_retrying
+from streams.topics import deltas_topic
 
 log = logging.getLogger(__name__)
 # Batches open at once; each store merges what queued behind it, up to MAX_WRITE_EVENTS.
 MAX_INFLIGHT = 4
 MAX_WRITE_EVENTS = 5000
-
-
-def deltas_topic(settings: Settings) -> str:
-    """The topic that carries per-batch table deltas from the consumer to the table agent."""
-    return f"{settings.events_topic}-table-deltas"
 
 
 def group_id(settings: Settings) -> str:
@@ -94,6 +90,8 @@ class DrainOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
             # A store is down: give the partitions up anyway; the new owner re-delivers, and
             # the stores' de-duplication absorbs whatever this worker still writes.
             log.warning("rebalance: %d batches not committed in time", self._pipeline.begun)
+        except PipelineBroken as exc:  # the fetch loop raises it too and stops the worker
+            log.error("rebalance: %s", exc)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         log.info("projecting partitions %s", sorted(tp.partition for tp in assigned))
@@ -137,6 +135,7 @@ class ProjectionConsumer:
         settings = self.settings
         timeout_ms = int(settings.batch_timeout_s * 1000)
         while True:
+            pipeline.check()
             fetched = await consumer.getmany(timeout_ms=timeout_ms, max_records=settings.batch_size)
             if not any(fetched.values()):
                 continue

@@ -6,6 +6,8 @@ and the slowest one sets the pace. A committer takes batches in fetch order, wai
 three lanes hold a batch, then runs `on_committed` (table deltas, Kafka offset commit).
 Offsets therefore advance strictly in order and only past batches every store committed; at
 most `max_inflight` batches are open, which bounds memory and the re-delivery after a crash.
+A lane or committer task that ends breaks the pipeline: `submit`, `drain` and `check` then
+raise PipelineBroken instead of waiting forever, so the worker fails loudly, never half-dead.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from aiokafka import ConsumerRecord, TopicPartition
 
 from streams.decode import DeadLetter, Event, decode
+from streams.errors import StreamsError
 from streams.fold import Deltas, by_partition, fold, unique
 from streams.sinks import Projection
 
@@ -26,6 +30,11 @@ log = logging.getLogger(__name__)
 FIRST_BACKOFF_S = 0.2
 MAX_BACKOFF_S = 10.0
 Fetched = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+T = TypeVar("T")
+
+
+class PipelineBroken(StreamsError):
+    """A store lane or the committer stopped: nothing after it could ever commit."""
 
 
 @dataclass(slots=True)
@@ -132,18 +141,54 @@ class Pipeline:
         self._order: asyncio.Queue[Batch] = asyncio.Queue()
         self._progress = asyncio.Condition()
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+        self._broken = asyncio.Event()
+        self.error: PipelineBroken | None = None
         self.begun = 0
         self.committed = 0
 
     async def __aenter__(self) -> Pipeline:
-        self._tasks = [asyncio.create_task(lane.run()) for lane in self.lanes]
-        self._tasks.append(asyncio.create_task(self._commit_loop()))
+        self._tasks = [
+            asyncio.create_task(lane.run(), name=f"lane {lane.projection.name}")
+            for lane in self.lanes
+        ]
+        self._tasks.append(asyncio.create_task(self._commit_loop(), name="committer"))
+        for task in self._tasks:
+            task.add_done_callback(self._task_ended)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self._closing = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
+        """Every task runs until __aexit__; one that ends earlier breaks the pipeline."""
+        if self._closing or self.error is not None:
+            return
+        cause = None if task.cancelled() else task.exception()
+        self.error = PipelineBroken(f"pipeline task {task.get_name()!r} ended: {cause!r}")
+        self.error.__cause__ = cause
+        self._broken.set()
+
+    def check(self) -> None:
+        """Raise PipelineBroken if a lane or the committer has stopped."""
+        if self.error is not None:
+            raise self.error
+
+    async def _unless_broken(self, awaitable: Awaitable[T]) -> T:
+        """Await `awaitable`, but raise PipelineBroken as soon as the pipeline breaks."""
+        waiting = asyncio.ensure_future(awaitable)
+        broken = asyncio.create_task(self._broken.wait())
+        try:
+            await asyncio.wait([waiting, broken], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            broken.cancel()
+            if not waiting.done():
+                waiting.cancel()
+        self.check()
+        return waiting.result()
 
     def begin(self) -> None:
         """Count a fetched batch before it is decoded, so drain() waits for it too."""
@@ -151,7 +196,7 @@ class Pipeline:
 
     async def submit(self, batch: Batch) -> None:
         """Hand a begun batch to the lanes; waits while max_inflight batches are open."""
-        await self._slots.acquire()
+        await self._unless_broken(self._slots.acquire())
         if batch.events:
             batch.pending = len(self.lanes)
             for lane in self.lanes:
@@ -162,6 +207,9 @@ class Pipeline:
 
     async def drain(self) -> None:
         """Wait until every begun batch is committed (before partitions are given away)."""
+        await self._unless_broken(self._drained())
+
+    async def _drained(self) -> None:
         async with self._progress:
             await self._progress.wait_for(lambda: self.committed >= self.begun)
 

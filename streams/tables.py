@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -49,6 +50,32 @@ def define_tables(app: faust.App) -> Tables:
         route_counts=table("route_counts", "games per route"),
         route_rate=rate.tumbling(RATE_WINDOW_S, expires=RATE_EXPIRES).relative_to_stream(),
     )
+
+
+DELTA_FIELDS = ("wins", "sizes", "games", "routes")
+
+
+def valid_deltas(raw: object) -> dict[str, dict[str, int]] | None:
+    """The JSON deltas record as the consumer writes it, or None when it is not of that shape.
+
+    Checked before any table write, so that a malformed record is skipped whole: an error
+    half-way through would leave part of it applied and crash the agent (and the worker).
+    """
+    try:
+        value = json.loads(raw) if isinstance(raw, bytes | str) else None
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    deltas: dict[str, dict[str, int]] = {}
+    for name in DELTA_FIELDS:
+        counts = value.get(name, {})
+        if not isinstance(counts, dict) or not all(
+            isinstance(count, int) and not isinstance(count, bool) for count in counts.values()
+        ):
+            return None
+        deltas[name] = {str(key): count for key, count in counts.items()}
+    return deltas
 
 
 def apply_deltas(tables: Tables, partition: int, deltas: Mapping[str, Any]) -> None:
