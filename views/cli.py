@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from squidstream.cli import bench_kinds
 from squidstream.settings import get_settings
 
 VIEWS_DIR = Path(__file__).resolve().parent
@@ -25,6 +26,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="install the dashboard's chart library (npm ci in views/) and exit",
     )
     parser.set_defaults(func=run)
+
+    bench = bench_kinds(subparsers).add_parser(
+        "reports", help="Redis against SQL serving the result reports (on the current data)"
+    )
+    bench.add_argument("--calls", type=int, default=2000, help="calls per store and report")
+    bench.add_argument("--concurrency", type=int, default=20, help="calls in flight")
+    bench.set_defaults(func=run_bench)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from views.bench import measure, print_timings
+
+    events, timings = asyncio.run(measure(get_settings(), args.calls, args.concurrency))
+    if events == 0:
+        print("squidstream bench reports: the stores are empty; run a flood first")
+        return 1
+    print_timings(events, timings, args.concurrency)
+    return 0
 
 
 def install_assets() -> int:
