@@ -1,4 +1,12 @@
-"""The RabbitMQ bridge: gateway queue -> game-events, acked only after Kafka acked the forward."""
+"""The RabbitMQ bridge: gateway queue -> game-events, acked only after Kafka acked the forward.
+
+Each connection to RabbitMQ is one session: connect, open a channel, declare both queues,
+consume, forward batches. When the broker goes away (restart, network) the session ends,
+its undelivered and unacked messages go back to the durable queue, and the bridge connects
+again after a capped exponential backoff, logging every attempt. aio_pika's robust
+connection would reconnect too, but at a fixed interval, and it keeps deliveries of the dead
+channel in our inbox; a fresh session per connection has neither problem.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,7 @@ import logging
 from collections.abc import Sequence
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 from aiokafka import AIOKafkaProducer
 
 from squidstream.settings import Settings
@@ -17,6 +25,30 @@ from streams.decode import DeadLetter, Event, decode
 log = logging.getLogger(__name__)
 FIRST_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 15.0
+# What a lost or refused connection raises (a closed channel raises a RuntimeError subclass).
+CONNECTION_ERRORS = (
+    aio_pika.exceptions.AMQPError,
+    aio_pika.exceptions.ChannelInvalidStateError,
+    OSError,
+    TimeoutError,
+)
+# None in the inbox: the session's channel or connection closed.
+Inbox = asyncio.Queue[AbstractIncomingMessage | None]
+
+
+class Backoff:
+    """Delays of FIRST_BACKOFF_S, doubling up to MAX_BACKOFF_S; `reset` after a success."""
+
+    def __init__(self, first_s: float = FIRST_BACKOFF_S, cap_s: float = MAX_BACKOFF_S) -> None:
+        self.first_s, self.cap_s = first_s, cap_s
+        self.attempt = 0
+
+    def next_delay(self) -> float:
+        self.attempt += 1
+        return min(self.first_s * 2.0 ** (self.attempt - 1), self.cap_s)
+
+    def reset(self) -> None:
+        self.attempt = 0
 
 
 class Bridge:
@@ -26,59 +58,86 @@ class Bridge:
         self.settings = settings
         self.forwarded = 0
         self.dead_letters = 0
-        self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
 
     async def run(self) -> None:
-        """Run until cancelled; reconnect with backoff whenever a broker goes away."""
+        """Run until cancelled; reconnect with capped backoff whenever RabbitMQ goes away."""
         producer = new_producer(self.settings)
         await producer.start()
+        backoff = Backoff()
         try:
-            connection = await self._connect()
-            try:
-                await self._consume(connection, producer)
-            finally:
-                await connection.close()
+            while True:
+                try:
+                    await self._session(producer, backoff)
+                    reason = "connection closed"
+                except CONNECTION_ERRORS as exc:
+                    reason = f"{type(exc).__name__}: {exc}"
+                delay = backoff.next_delay()
+                log.warning(
+                    "RabbitMQ session ended (%s); reconnecting to RabbitMQ in %.1fs (attempt %d)",
+                    reason,
+                    delay,
+                    backoff.attempt,
+                )
+                await asyncio.sleep(delay)
         finally:
             await producer.stop()
 
-    async def _connect(self) -> AbstractRobustConnection:
-        delay = FIRST_BACKOFF_S
-        while True:
-            try:
-                # A robust connection re-opens itself and its consumers after a broker restart.
-                return await aio_pika.connect_robust(self.settings.rabbitmq_url)
-            except (aio_pika.exceptions.AMQPError, OSError) as exc:
-                log.warning("RabbitMQ unreachable (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_BACKOFF_S)
+    async def _session(self, producer: AIOKafkaProducer, backoff: Backoff) -> None:
+        """One connection: declare the queues, then forward batches until it closes."""
+        connection = await aio_pika.connect(
+            self.settings.rabbitmq_url, timeout=self.settings.broker_timeout_s
+        )
+        try:
+            inbox: Inbox = asyncio.Queue()
+            channel = await self._open_consumer(connection, inbox)
+            if backoff.attempt:
+                log.warning("reconnected to RabbitMQ after %d attempts", backoff.attempt)
+            backoff.reset()
+            while (batch := await self._next_batch(inbox)) is not None:
+                await self._forward_until_done(channel, producer, batch)
+        finally:
+            await connection.close()
 
-    async def _consume(
-        self, connection: AbstractRobustConnection, producer: AIOKafkaProducer
-    ) -> None:
+    async def _open_consumer(self, connection: AbstractConnection, inbox: Inbox) -> AbstractChannel:
+        """A channel consuming the gateway queue into `inbox`; both queues (re)declared."""
+
+        def closed(*_: object) -> None:
+            inbox.put_nowait(None)
+
+        connection.close_callbacks.add(closed)
         channel = await connection.channel()
+        channel.close_callbacks.add(closed)
         await channel.set_qos(prefetch_count=self.settings.batch_size)
+        # durable=True and no arguments, exactly as the gateway declares them.
         queue = await channel.declare_queue(self.settings.rabbitmq_queue, durable=True)
         await channel.declare_queue(self.settings.rabbitmq_dead_letter_queue, durable=True)
-        await queue.consume(self._inbox.put)
-        while True:
-            batch = await self._next_batch()
-            await self._forward_until_done(channel, producer, batch)
+        await queue.consume(inbox.put)
+        return channel
 
-    async def _next_batch(self) -> list[AbstractIncomingMessage]:
-        """Wait for one message, then gather more until the batch is full or time is up."""
-        batch = [await self._inbox.get()]
+    async def _next_batch(self, inbox: Inbox) -> list[AbstractIncomingMessage] | None:
+        """Wait for one message, then gather more until the batch is full or time is up.
+
+        None when the session closed: its unacked messages are back in the queue already.
+        """
+        first = await inbox.get()
+        if first is None:
+            return None
+        batch = [first]
         deadline = asyncio.get_running_loop().time() + self.settings.batch_timeout_s
         while len(batch) < self.settings.batch_size:
-            if self._inbox.empty():
+            if inbox.empty():
                 remaining = deadline - asyncio.get_running_loop().time()
                 if remaining <= 0:
                     break
                 try:
-                    batch.append(await asyncio.wait_for(self._inbox.get(), remaining))
+                    message = await asyncio.wait_for(inbox.get(), remaining)
                 except TimeoutError:
                     break
             else:
-                batch.append(self._inbox.get_nowait())
+                message = inbox.get_nowait()
+            if message is None:
+                return None
+            batch.append(message)
         return batch
 
     async def _forward_until_done(
@@ -87,7 +146,7 @@ class Bridge:
         producer: AIOKafkaProducer,
         batch: list[AbstractIncomingMessage],
     ) -> None:
-        delay = FIRST_BACKOFF_S
+        backoff = Backoff()
         while True:
             try:
                 await self._forward(channel, producer, batch)
@@ -95,9 +154,12 @@ class Bridge:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # unacked messages stay queued; retry
+                if channel.is_closed:  # RabbitMQ re-delivers the batch on the next session
+                    log.warning("bridge forward failed on a closed channel (%s)", exc)
+                    return
+                delay = backoff.next_delay()
                 log.warning("bridge forward failed (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_BACKOFF_S)
 
     async def _forward(
         self,
@@ -153,9 +215,9 @@ class Bridge:
 
 
 async def ack_all(batch: Sequence[AbstractIncomingMessage]) -> None:
-    """Ack the last message with multiple=True; after a reconnect, older tags are void anyway."""
+    """Ack the last message with multiple=True: the whole batch came on the same channel."""
     try:
         await batch[-1].ack(multiple=True)
     except Exception as exc:  # any ack failure means the same thing
-        # The channel was re-opened: RabbitMQ re-delivers these and the projections dedupe.
-        log.warning("ack after reconnect failed (%s); messages will be re-delivered", exc)
+        # The channel closed: RabbitMQ re-delivers these and the projections dedupe.
+        log.warning("ack failed (%s); messages will be re-delivered", exc)
