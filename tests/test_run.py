@@ -1,0 +1,39 @@
+"""`squidstream run`: which processes the main job starts, and with which settings."""
+
+from __future__ import annotations
+
+from squidstream.run import pipeline
+from squidstream.settings import Settings
+
+
+def test_the_main_job_starts_gateways_workers_ingress_and_views_in_order() -> None:
+    children = pipeline(Settings(), workers=2, weights=(70, 30))
+    names = [child.name for child in children]
+    assert names == [
+        "gateway-kafka",
+        "gateway-rabbitmq",
+        "worker-1",
+        "worker-2",
+        "ingress",
+        "views",
+    ]
+
+
+def test_each_worker_gets_its_own_web_port_and_the_views_ask_all_of_them() -> None:
+    settings = Settings(faust_web_port=7000)
+    children = {child.name: child for child in pipeline(settings, workers=3, weights=(1, 1))}
+    ports = [children[f"worker-{i}"].env["SQUID_FAUST_WEB_PORT"] for i in (1, 2, 3)]
+    assert ports == ["7000", "7001", "7002"]
+    urls = children["views"].env["SQUID_FAUST_WORKER_URLS"].split(",")
+    assert urls == [f"http://127.0.0.1:{port}" for port in ports]
+
+
+def test_route_weights_reach_the_ingress_and_overrides_reach_every_child() -> None:
+    children = pipeline(
+        Settings(), workers=1, weights=(100, 0), env={"SQUID_EVENTS_TOPIC": "t1"}, with_views=False
+    )
+    ingress = next(child for child in children if child.name == "ingress")
+    assert ingress.env["SQUID_ROUTE_WEIGHT_KAFKA"] == "100"
+    assert ingress.env["SQUID_ROUTE_WEIGHT_RABBITMQ"] == "0"
+    assert all(child.env["SQUID_EVENTS_TOPIC"] == "t1" for child in children)
+    assert "views" not in {child.name for child in children}
