@@ -57,15 +57,39 @@ class Child:
     def exited(self) -> int | None:
         return None if self.process is None else self.process.poll()
 
-    def stop(self, grace_s: float = 15.0) -> None:
-        if self.process is None or self.process.poll() is not None:
+    def terminate(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait_or_kill(self, deadline: float) -> None:
+        if self.process is None:
             return
-        self.process.send_signal(signal.SIGTERM)
         try:
-            self.process.wait(grace_s)
+            self.process.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def stop_all(children: list[Child], grace_s: float = 15.0) -> None:
+    """SIGTERM every child at once, then SIGKILL whatever is still up after the grace period."""
+    for child in reversed(children):
+        child.terminate()
+    deadline = time.monotonic() + grace_s
+    for child in reversed(children):
+        child.wait_or_kill(deadline)
+
+
+@contextlib.contextmanager
+def signals_ignored() -> Iterator[None]:
+    """A second Ctrl-C or SIGTERM (make forwards one to its children) must not cut a shutdown
+    short and orphan the children: ignore both until it is done."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _squid(*args: str) -> list[str]:
@@ -180,8 +204,8 @@ def running(children: list[Child], log_dir: Path) -> Iterator[None]:
             _wait_ready(child)
         yield
     finally:
-        for child in reversed(children):
-            child.stop()
+        with signals_ignored():
+            stop_all(children)
 
 
 def _print_table(children: list[Child]) -> None:
@@ -223,7 +247,10 @@ def run(args: argparse.Namespace) -> int:
             _print_table(children)
             print(f"\ndashboard: http://{settings.views_host}:{settings.views_port}/\n", flush=True)
             if args.flood_time != "0":
-                flood = subprocess.Popen(_squid(*_flood_args(args, settings)))
+                # Its own session: `flood` runs locust as a child, and both must stop with us.
+                flood = subprocess.Popen(
+                    _squid(*_flood_args(args, settings)), start_new_session=True
+                )
             until = time.monotonic() + (args.duration or float("inf"))
             _supervise(children, flood, until)
     except RunError as exc:
@@ -232,11 +259,12 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\nstopping ...", flush=True)
     finally:
-        if flood is not None and flood.poll() is None:
-            flood.terminate()
-            flood.wait()
-        if not args.keep_stack:
-            subprocess.call(_squid("stack", "down"))
+        with signals_ignored():
+            if flood is not None and flood.poll() is None:
+                os.killpg(flood.pid, signal.SIGTERM)
+                flood.wait()
+            if not args.keep_stack:
+                subprocess.call(_squid("stack", "down"))
     return 0
 
 

@@ -28,6 +28,33 @@ async def _or_none(awaitable: Awaitable[int | None]) -> int | None:
         return None
 
 
+class _SingleFlight:
+    """At most one read of a counter in flight; a read slower than the poll keeps running.
+
+    FerretDB counts a large collection in tens of seconds: waiting for it stalled every
+    snapshot, and starting a new count each second would pile them up on the server. A slow
+    read is left to finish while polls show its last known value.
+    """
+
+    def __init__(self) -> None:
+        self._task: asyncio.Future[int | None] | None = None
+        self._value: int | None = None
+
+    async def read(self, start: Callable[[], Awaitable[int | None]], wait_s: float) -> int | None:
+        if self._task is None:
+            self._task = asyncio.ensure_future(_or_none(start()))
+        done, _ = await asyncio.wait({self._task}, timeout=wait_s)
+        if done:
+            task, self._task = self._task, None
+            self._value = task.result()
+        return self._value
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+
 def _lag(at_ms: int, projected_at_ms: int | None) -> int | None:
     return None if projected_at_ms is None else max(0, at_ms - projected_at_ms)
 
@@ -49,6 +76,8 @@ class LiveFeed:
         self._subscribers: set[asyncio.Queue[LiveSnapshot]] = set()
         self._last: LiveSnapshot | None = None
         self._last_redis: tuple[int, float] | None = None
+        self._events = [_SingleFlight() for _ in self._stores]
+        self._projected = [_SingleFlight() for _ in self._stores]
 
     @property
     def latest(self) -> LiveSnapshot | None:
@@ -65,6 +94,8 @@ class LiveFeed:
             pause = max(0.0, self._interval_s - (time.monotonic() - started))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), pause)
+        for flight in (*self._events, *self._projected):
+            flight.cancel()
 
     async def tick(self) -> None:
         """Poll once; push the snapshot to subscribers if the counters moved."""
@@ -76,9 +107,12 @@ class LiveFeed:
     async def poll(self) -> LiveSnapshot:
         stores = self._stores
         names = [store.store for store in stores]
+        wait = self._interval_s
+        events_reads = zip(self._events, stores, strict=True)
+        projected_reads = zip(self._projected, stores, strict=True)
         counts, projected, routes = await asyncio.gather(
-            asyncio.gather(*(_or_none(s.events()) for s in stores)),
-            asyncio.gather(*(_or_none(s.projected_at_ms()) for s in stores)),
+            asyncio.gather(*(f.read(s.events, wait) for f, s in events_reads)),
+            asyncio.gather(*(f.read(s.projected_at_ms, wait) for f, s in projected_reads)),
             self._safe_routes(),
         )
         at = now_ms()

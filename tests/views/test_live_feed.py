@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -114,3 +115,35 @@ async def test_the_stream_sends_the_latest_snapshot_first_as_a_server_sent_event
     event, data = second.strip().split("\n")
     assert event == "event: snapshot"
     assert json.loads(data.removeprefix("data: "))["events"]["redis"] == 42
+
+
+class SlowCounters(Counters):
+    """A store whose count takes longer than a poll, like FerretDB on a large collection."""
+
+    def __init__(self, store: str, events: int) -> None:
+        super().__init__(store, events)
+        self.release = asyncio.Event()
+        self.reads = 0
+
+    async def events(self) -> int:
+        self.reads += 1
+        await self.release.wait()
+        return self.value
+
+
+@pytest.mark.asyncio
+async def test_a_slow_store_neither_stalls_the_feed_nor_gets_a_second_read_in_flight() -> None:
+    redis, mongo = Counters("redis", 5), SlowCounters("mongo", 7)
+    feed = feed_of(redis, mongo)
+
+    first = await asyncio.wait_for(feed.poll(), 1.0)
+    redis.value = 6
+    second = await asyncio.wait_for(feed.poll(), 1.0)
+    mongo.release.set()
+    await asyncio.sleep(0)
+    third = await feed.poll()
+
+    assert first.events == {"redis": 5, "mongo": None}
+    assert second.events == {"redis": 6, "mongo": None}
+    assert third.events == {"redis": 6, "mongo": 7}
+    assert mongo.reads == 1
