@@ -41,11 +41,14 @@ class _SingleFlight:
         self._value: int | None = None
 
     async def read(self, start: Callable[[], Awaitable[int | None]], wait_s: float) -> int | None:
-        if self._task is None:
-            self._task = asyncio.ensure_future(_or_none(start()))
-        done, _ = await asyncio.wait({self._task}, timeout=wait_s)
+        task = self._task
+        if task is None:
+            task = self._task = asyncio.ensure_future(_or_none(start()))
+        done, _ = await asyncio.wait({task}, timeout=wait_s)
         if done:
-            task, self._task = self._task, None
+            # Two polls may wait on the same read (the feed's loop and an explicit tick).
+            if self._task is task:
+                self._task = None
             self._value = task.result()
         return self._value
 
