@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from google.protobuf.message import DecodeError
 
@@ -31,6 +32,21 @@ class Event:
     schema_version: int
     partition: int = -1
     offset: int = -1
+
+    def game_fields(self) -> dict[str, Any]:
+        """The game as every store keeps it: the GameEvent fields, without log coordinates."""
+        return {
+            "event_id": self.event_id,
+            "request_id": self.request_id,
+            "game_id": self.game_id,
+            "game_name": self.game_name,
+            "players": self.players,
+            "winner": self.winner,
+            "route": self.route,
+            "gateway_id": self.gateway_id,
+            "occurred_at_ms": self.occurred_at_ms,
+            "schema_version": self.schema_version,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,17 +21,8 @@ def document(event: Event, projected_at: datetime) -> dict[str, Any]:
     """The audit document of one event."""
     return {
         "_id": event.event_id,
-        "event_id": event.event_id,
-        "request_id": event.request_id,
-        "game_id": event.game_id,
-        "game_name": event.game_name,
-        "players": event.players,
-        "winner": event.winner,
-        "route": event.route,
-        "gateway_id": event.gateway_id,
-        "occurred_at_ms": event.occurred_at_ms,
+        **event.game_fields(),
         "occurred_at": datetime.fromtimestamp(event.occurred_at_ms / 1000, tz=UTC),
-        "schema_version": event.schema_version,
         "projected_at": projected_at,
         "kafka_partition": event.partition,
         "kafka_offset": event.offset,

@@ -68,21 +68,7 @@ return new
 
 def game_json(event: Event) -> str:
     """The JSON object of one game as the `last` and `recent` lists hold it."""
-    return json.dumps(
-        {
-            "event_id": event.event_id,
-            "request_id": event.request_id,
-            "game_id": event.game_id,
-            "game_name": event.game_name,
-            "players": event.players,
-            "winner": event.winner,
-            "route": event.route,
-            "gateway_id": event.gateway_id,
-            "occurred_at_ms": event.occurred_at_ms,
-            "schema_version": event.schema_version,
-        },
-        separators=(",", ":"),
-    )
+    return json.dumps(event.game_fields(), separators=(",", ":"))
 
 
 def script_args(prefix: str, batch: Sequence[Event], projected_at_ms: int) -> list[Any]:
