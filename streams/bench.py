@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
-from aiokafka import AIOKafkaConsumer
 
 from squidstream.settings import Settings
 from squidstream.topics import ensure_topics
@@ -21,7 +20,7 @@ from streams.deadletter import new_producer
 from streams.decode import Event, encode
 from streams.naive import naive_drain
 from streams.project import Projector, open_projections
-from streams.replay import end_offsets
+from streams.replay import from_the_start
 from streams.synthetic import synthetic_events
 
 WORKER_TIMEOUT_S = 900.0
@@ -66,26 +65,13 @@ async def preload(settings: Settings, events: Sequence[Event]) -> float:
 
 async def bare_drain(settings: Settings) -> float:
     """A bare aiokafka consumer reading every record once: the ceiling for Python here."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        enable_auto_commit=False,
-        max_partition_fetch_bytes=8 << 20,
-        fetch_max_bytes=64 << 20,
-    )
-    await consumer.start()
-    try:
-        await consumer.topics()
-        ends = await end_offsets(consumer, settings)
-        consumer.assign(list(ends))
-        await consumer.seek_to_beginning(*ends)
+    async with from_the_start(settings) as (consumer, ends):
         total, seen = sum(ends.values()), 0
         started = time.perf_counter()
         while seen < total:
             fetched = await consumer.getmany(timeout_ms=500, max_records=10_000)
             seen += sum(len(records) for records in fetched.values())
         return total / (time.perf_counter() - started)
-    finally:
-        await consumer.stop()
 
 
 def worker_env(settings: Settings) -> dict[str, str]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -72,12 +73,12 @@ async def end_offsets(consumer: AIOKafkaConsumer, settings: Settings) -> dict[To
     return dict(await consumer.end_offsets(tps))
 
 
-async def drain(
+@asynccontextmanager
+async def from_the_start(
     settings: Settings,
-    projector: Projector | None,
-    on_progress: Callable[[int], object] = lambda n: None,
-) -> DrainResult:
-    """Read the topic from offset 0 to the end offsets taken now; project when given a projector."""
+) -> AsyncIterator[tuple[AIOKafkaConsumer, dict[TopicPartition, int]]]:
+    """A consumer assigned every partition of the events topic at offset 0, with the end
+    offsets taken now: reading up to them reads the log as it stood when we started."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         enable_auto_commit=False,
@@ -91,9 +92,19 @@ async def drain(
         ends = await end_offsets(consumer, settings)
         consumer.assign(list(ends))
         await consumer.seek_to_beginning(*ends)
-        return await _drain_assigned(consumer, ends, projector, on_progress, settings.batch_size)
+        yield consumer, ends
     finally:
         await consumer.stop()
+
+
+async def drain(
+    settings: Settings,
+    projector: Projector | None,
+    on_progress: Callable[[int], object] = lambda n: None,
+) -> DrainResult:
+    """Read the topic from offset 0 to the end offsets taken now; project when given a projector."""
+    async with from_the_start(settings) as (consumer, ends):
+        return await _drain_assigned(consumer, ends, projector, on_progress, settings.batch_size)
 
 
 async def _drain_assigned(
