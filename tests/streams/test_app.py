@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aio_pika
@@ -17,8 +16,6 @@ from squidstream.topics import ensure_topics
 from streams.synthetic import synthetic_events
 from tests.streams.streams_harness import (
     assert_exactly_once,
-    drop_stores,
-    isolated,
     produce,
     publish,
     read_reports,
@@ -31,11 +28,10 @@ pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.sql, pytest.mark.
 
 
 @pytest.fixture
-async def settings(stack: Settings, request: pytest.FixtureRequest) -> AsyncIterator[Settings]:
-    isolated_settings = isolated(stack, request.node.name[5:17].replace("_", ""))
-    await ensure_topics(isolated_settings, {isolated_settings.events_topic: 4})
-    yield isolated_settings
-    await drop_stores(isolated_settings)
+async def settings(settings: Settings) -> Settings:
+    """The isolated settings, with the events topic created up front."""
+    await ensure_topics(settings, {settings.events_topic: 4})
+    return settings
 
 
 @pytest.mark.asyncio

@@ -24,8 +24,6 @@ from streams.decode import Event
 from streams.synthetic import synthetic_events
 from tests.streams.streams_harness import (
     assert_exactly_once,
-    drop_stores,
-    isolated,
     publish,
     read_reports,
     wait_for_reports,
@@ -41,11 +39,10 @@ DOWNTIME_S = 3.0
 
 
 @pytest.fixture
-async def settings(stack: Settings) -> AsyncIterator[Settings]:
-    isolated_settings = isolated(stack, "bridgereconnect")
-    yield isolated_settings
-    await drop_stores(isolated_settings)
-    await delete_queues(isolated_settings)
+async def settings(settings: Settings) -> AsyncIterator[Settings]:
+    """The isolated settings; this test's queues are deleted afterwards too."""
+    yield settings
+    await delete_queues(settings)
 
 
 def rabbit_events(count: int, seed: int) -> list[Event]:

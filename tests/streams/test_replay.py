@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,6 @@ from streams.replay import replay
 from streams.synthetic import synthetic_events
 from tests.streams.streams_harness import (
     assert_exactly_once,
-    drop_stores,
-    isolated,
     produce,
     publish,
     read_reports,
@@ -28,11 +25,10 @@ pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.sql, pytest.mark.
 
 
 @pytest.fixture
-async def settings(stack: Settings) -> AsyncIterator[Settings]:
-    isolated_settings = isolated(stack, "replay")
-    await ensure_topics(isolated_settings, {isolated_settings.events_topic: 4})
-    yield isolated_settings
-    await drop_stores(isolated_settings)
+async def settings(settings: Settings) -> Settings:
+    """The isolated settings, with the events topic created up front."""
+    await ensure_topics(settings, {settings.events_topic: 4})
+    return settings
 
 
 @pytest.mark.asyncio

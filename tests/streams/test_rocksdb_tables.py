@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +13,6 @@ from squidstream.topics import ensure_topics
 from streams.synthetic import synthetic_events
 from tests.streams.streams_harness import (
     assert_exactly_once,
-    drop_stores,
-    isolated,
     produce,
     wait_for_reports,
     worker,
@@ -28,10 +25,9 @@ COUNTERS = ("player_wins", "game_sizes", "game_counts", "route_counts")
 
 
 @pytest.fixture
-async def settings(stack: Settings) -> AsyncIterator[Settings]:
-    isolated_settings = isolated(stack, "rocksdb").model_copy(update={"faust_store": "rocksdb://"})
-    yield isolated_settings
-    await drop_stores(isolated_settings)
+def settings(settings: Settings) -> Settings:
+    """The isolated settings, with tables in RocksDB instead of memory."""
+    return settings.model_copy(update={"faust_store": "rocksdb://"})
 
 
 @pytest.mark.asyncio

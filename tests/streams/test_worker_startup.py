@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,6 @@ from streams.synthetic import synthetic_events
 from streams.topics import deltas_topic
 from tests.streams.streams_harness import (
     assert_exactly_once,
-    drop_stores,
-    isolated,
     wait_for_reports,
     worker,
 )
@@ -33,13 +31,6 @@ pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.sql, pytest.mark.
 FLOOD = 2000
 TABLES = ("player_wins", "game_sizes", "game_counts", "route_counts", "route_rate")
 CRASH_WORDS = ("Traceback", "CRITICAL", "PartitionsMismatch", "Crashed")
-
-
-@pytest.fixture
-async def settings(stack: Settings, request: pytest.FixtureRequest) -> AsyncIterator[Settings]:
-    isolated_settings = isolated(stack, request.node.name[5:17].replace("_", ""))
-    yield isolated_settings
-    await drop_stores(isolated_settings)
 
 
 @pytest.mark.asyncio
