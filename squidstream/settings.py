@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from squidstream.contract import PLAYERS_MAX, gateway_id_problem
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -35,6 +37,10 @@ class Settings(BaseSettings):
     events_topic: str = "game-events"
     events_partitions: int = Field(4, ge=1, le=1024)
     dead_letter_topic: str = "game-events-dlq"
+    # Brokers of the local stack (KRaft); the events topic's replication and min ISR.
+    kafka_brokers: int = Field(1, ge=1, le=5)
+    events_replication_factor: int = Field(1, ge=1, le=5)
+    events_min_insync_replicas: int = Field(1, ge=1, le=5)
 
     # RabbitMQ.
     rabbitmq_host: str = "127.0.0.1"
@@ -71,7 +77,7 @@ class Settings(BaseSettings):
     gateway_kafka_port: int = Field(50051, ge=1, le=65535)
     gateway_rabbitmq_port: int = Field(50052, ge=1, le=65535)
     gateway_id: str = ""
-    max_players: int = Field(1000, ge=1, le=1_000_000)
+    max_players: int = Field(1000, ge=1, le=PLAYERS_MAX)
     broker_timeout_s: float = Field(5.0, gt=0, le=300)
     # Where the ingress finds each gateway ("host:port"); empty means gateway_host and its port.
     gateway_kafka_address: str = ""
@@ -80,6 +86,10 @@ class Settings(BaseSettings):
     gateway_max_batch: int = Field(10_000, ge=1, le=1_000_000)
     gateway_max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     gateway_recent_requests: int = Field(100_000, ge=0, le=10_000_000)
+    # Retries of a request id get the first answer within this horizon (reservations expire
+    # after it); a reservation whose publish is still unconfirmed blocks retries this long.
+    retry_horizon_s: float = Field(86_400.0, ge=1, le=30 * 86_400)
+    reservation_lease_s: float = Field(30.0, ge=1, le=3600)
     # The ingress coalesces concurrent requests per route into one PlayStream batch.
     ingress_batch_window_ms: float = Field(2.0, ge=0, le=1000)
     ingress_batch_max: int = Field(500, ge=1, le=100_000)
@@ -99,11 +109,26 @@ class Settings(BaseSettings):
     batch_size: int = Field(1000, ge=1, le=100_000)
     batch_timeout_s: float = Field(0.2, gt=0, le=60)
     # How long a silent (killed) worker keeps its partitions before the group moves them.
-    consumer_session_timeout_s: float = Field(30.0, ge=3, le=300)
+    consumer_session_timeout_s: float = Field(10.0, ge=3, le=300)
+    # Static group membership: a worker restarted under the same id gets its partitions
+    # back at once instead of waiting out the session timeout. Empty: host and web port.
+    worker_instance_id: str = ""
+    # Every call to a store (SQL, Redis, MongoDB) gives up after this long and is retried.
+    store_timeout_s: float = Field(10.0, gt=0, le=300)
+    # A worker with lag that has committed nothing for this long exits non-zero.
+    stall_timeout_s: float = Field(120.0, ge=5, le=86_400)
 
     # Read API and dashboard.
     views_host: str = "127.0.0.1"
     views_port: int = Field(8000, ge=1, le=65535)
+
+    @field_validator("gateway_id")
+    @classmethod
+    def _valid_gateway_id(cls, value: str) -> str:
+        problem = gateway_id_problem(value) if value else None
+        if problem is not None:
+            raise ValueError(problem.reason)
+        return value
 
     @field_validator("events_topic", "dead_letter_topic", "rabbitmq_queue", "redis_prefix")
     @classmethod

@@ -8,12 +8,10 @@ from typing import Any
 from google.protobuf.message import DecodeError
 
 from proto import game_pb2
+from squidstream.contract import GAMES, ROUTE_NAMES, ROUTES, encoded_problem, event_problem
 
-GAME_NAMES = {1: "Random", 2: "Half Game", 3: "The Last One", 4: "Even Game", 5: "Odd Game"}
-ROUTE_NAMES = {game_pb2.ROUTE_KAFKA: "kafka", game_pb2.ROUTE_RABBITMQ: "rabbitmq"}
-# The newest schema this code understands; older versions would get a named upcaster.
-SCHEMA_VERSION = 1
-MAX_ID_LENGTH = 64
+# Re-exported for the streams package; squidstream.contract owns them.
+GAME_NAMES = GAMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,17 +58,20 @@ class DeadLetter:
 
 
 def decode(raw: bytes | None, partition: int = -1, offset: int = -1) -> Event | DeadLetter:
-    """Parse and validate one GameEvent; never raises."""
-    if not raw:
-        return DeadLetter("empty record", raw or b"", partition, offset)
+    """Parse one GameEvent and check it against the contract; never raises."""
+    problem = encoded_problem(raw)
+    if problem is not None or raw is None:
+        return DeadLetter(
+            problem.reason if problem else "empty record", raw or b"", partition, offset
+        )
     message = game_pb2.GameEvent()
     try:
         message.ParseFromString(raw)
     except (DecodeError, ValueError) as exc:
         return DeadLetter(f"not a GameEvent: {exc}", raw, partition, offset)
-    reason = invalid_reason(message)
-    if reason:
-        return DeadLetter(reason, raw, partition, offset)
+    problem = event_problem(message)
+    if problem is not None:
+        return DeadLetter(f"{problem.field}: {problem.reason}", raw, partition, offset)
     return Event(
         message.event_id,
         message.request_id,
@@ -87,30 +88,9 @@ def decode(raw: bytes | None, partition: int = -1, offset: int = -1) -> Event | 
     )
 
 
-def invalid_reason(message: game_pb2.GameEvent) -> str:
-    """The first rule the event breaks, or "" when it is valid."""
-    if not message.event_id or len(message.event_id) > MAX_ID_LENGTH:
-        return "event_id missing or longer than 64 characters"
-    if len(message.request_id) > MAX_ID_LENGTH or len(message.gateway_id) > MAX_ID_LENGTH:
-        return "request_id or gateway_id longer than 64 characters"
-    if message.game_id not in GAME_NAMES:
-        return f"game_id {message.game_id} not in 1..5"
-    if message.players < 1:
-        return f"players {message.players} < 1"
-    if not 1 <= message.winner <= message.players:
-        return f"winner {message.winner} not in 1..{message.players}"
-    if message.route not in ROUTE_NAMES:
-        return f"route {message.route} is neither kafka nor rabbitmq"
-    if message.occurred_at_ms <= 0:
-        return "occurred_at_ms missing"
-    if not 1 <= message.schema_version <= SCHEMA_VERSION:
-        return f"schema_version {message.schema_version} unknown"
-    return ""
-
-
 def encode(event: Event) -> bytes:
     """The GameEvent bytes of an event (tests, benchmarks and the bridge use it)."""
-    route = {name: number for number, name in ROUTE_NAMES.items()}[event.route]
+    route = ROUTES[event.route]  # type: ignore[index]  # Event.route is a RouteName
     return game_pb2.GameEvent(
         event_id=event.event_id,
         request_id=event.request_id,
