@@ -31,9 +31,11 @@ async def _or_none(awaitable: Awaitable[int | None]) -> int | None:
 class _SingleFlight:
     """At most one read of a counter in flight; a read slower than the poll keeps running.
 
-    FerretDB counts a large collection in tens of seconds: waiting for it stalled every
-    snapshot, and starting a new count each second would pile them up on the server. A slow
-    read is left to finish while polls show its last known value.
+    Every counter is cheap by design (the audit log's come from the projection's tracking
+    documents, never from counting the collection, which took tens of seconds on FerretDB),
+    but a store under load can still be slow: waiting for it would stall every snapshot,
+    and starting a new read each second would pile them up on the server. A slow read is
+    left to finish while polls show its last known value.
     """
 
     def __init__(self) -> None:

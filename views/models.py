@@ -104,9 +104,12 @@ class AuditEntry(Game):
 
 
 class AuditPage(StoreAnswer):
-    total: int = Field(description="Documents matching the filter, over all pages.")
-    page: int
+    """One page of the log, newest first; no total, which would mean counting the log."""
+
     page_size: int
+    next: str | None = Field(
+        None, description="Pass as `after` for the following page; null on the last page."
+    )
     entries: list[AuditEntry]
 
 

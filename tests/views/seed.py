@@ -133,7 +133,10 @@ async def seed_sql(settings: Settings, games: list[SeedGame], projected_at_ms: i
 async def _insert_sql_rows(cur: Any, games: list[SeedGame], projected_at_ms: int) -> None:
     if games:
         await cur.executemany(
-            "INSERT INTO game_results VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+            # Columns named: later migrations add columns with defaults.
+            "INSERT INTO game_results (event_id, request_id, game_id, game_name, players,"
+            " winner, route, gateway_id, occurred_at_ms, schema_version, projected_at_ms,"
+            " batch_id) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
             [(*asdict(g).values(), projected_at_ms, 1) for g in games],
         )
     wins = Counter(g.winner for g in games)
@@ -192,8 +195,34 @@ async def seed_mongo(settings: Settings, games: list[SeedGame], projected_at_ms:
         ]
         if docs:
             await collection.insert_many(docs, ordered=False)
+        tracking = tracking_docs(settings.events_topic, games, projected_at)
+        if tracking:
+            await client[settings.mongo_database]["projection_tracking"].insert_many(tracking)
     finally:
         await client.close()
+
+
+def tracking_docs(topic: str, games: list[SeedGame], projected_at: datetime) -> list[Any]:
+    """The projection's counters for `games`, one document per partition (i % 4, as above)."""
+    docs = []
+    for partition in range(4):
+        mine = games[partition::4]
+        if not mine:
+            continue
+        games_by_id = Counter(str(g.game_id) for g in mine)
+        docs.append(
+            {
+                "_id": f"{topic}:{partition}",
+                "topic": topic,
+                "partition": partition,
+                "next_offset": len(mine),
+                "events": len(mine),
+                "games": dict(games_by_id),
+                "routes": dict(Counter(g.route for g in mine)),
+                "projected_at": projected_at,
+            }
+        )
+    return docs
 
 
 async def drop_mongo(settings: Settings) -> None:

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import httpx
 import pytest
 
 from squidstream.settings import Settings
-from tests.views.seed import SeedGame, make_games, seed_all
+from tests.views.seed import (
+    START_MS,
+    SeedGame,
+    make_games,
+    seed_all,
+    seed_mongo,
+)
 from views.app import create_app
 
 pytestmark = [pytest.mark.stack, pytest.mark.sql]
@@ -76,10 +83,11 @@ async def test_an_unknown_player_is_404(
         "/api/reports/mongo/top-players",
         "/api/reports/redis/players/0",
         "/api/reports/sql/players/abc",
-        "/api/audit/log?page=0",
+        "/api/audit/log?page_size=0",
         "/api/audit/log?page_size=1000",
         "/api/audit/log?route=carrier-pigeon",
         "/api/audit/log?from_ms=20&to_ms=10",
+        "/api/audit/log?after=not-a-cursor",
     ],
 )
 async def test_bad_parameters_are_422(api: httpx.AsyncClient, path: str) -> None:
@@ -105,18 +113,36 @@ async def test_the_audit_log_pages_newest_first_through_a_filter(
 ) -> None:
     wanted = [g for g in reversed(games) if g.game_id == 2 and g.route == "kafka"]
     seen: list[str] = []
-    for page in (1, 2, 3):
-        params: dict[str, str | int] = {
-            "game_id": 2,
-            "route": "kafka",
-            "page": page,
-            "page_size": 7,
-        }
+    params: dict[str, str | int] = {"game_id": 2, "route": "kafka", "page_size": 7}
+    while True:
         body = (await api.get("/api/audit/log", params=params)).json()
-        assert body["total"] == len(wanted)
         seen += [entry["event_id"] for entry in body["entries"]]
+        if body["next"] is None:
+            break
+        params["after"] = body["next"]
 
-    assert seen == [g.event_id for g in wanted[:21]]
+    assert seen == [g.event_id for g in wanted]
+    assert "total" not in body
+
+
+@pytest.mark.asyncio
+async def test_the_audit_log_pages_through_games_that_occurred_in_the_same_millisecond(
+    store_settings: Settings, api: httpx.AsyncClient
+) -> None:
+    # Three games per millisecond: the cursor must break ties by _id, losing none.
+    games = [replace(g, occurred_at_ms=START_MS + i // 3) for i, g in enumerate(make_games(20))]
+    await seed_mongo(store_settings, games, PROJECTED_AT)
+    seen: list[str] = []
+    params: dict[str, str | int] = {"page_size": 2}
+    while True:
+        body = (await api.get("/api/audit/log", params=params)).json()
+        seen += [entry["event_id"] for entry in body["entries"]]
+        if body["next"] is None:
+            break
+        params["after"] = body["next"]
+
+    newest_first = sorted(games, key=lambda g: (g.occurred_at_ms, g.event_id), reverse=True)
+    assert seen == [g.event_id for g in newest_first]
 
 
 @pytest.mark.asyncio

@@ -7,7 +7,8 @@ const RATE_POINTS = 60;
 
 const $ = (id) => document.getElementById(id);
 const fmt = new Intl.NumberFormat("en-US");
-const audit = { page: 1, pageSize: 15, total: 0 };
+// The log pages by key: `after` holds the cursor of every page shown so far, the last one current.
+const audit = { pageSize: 15, after: [null], next: null };
 const charts = {};
 let lastRefresh = 0;
 let refreshTimer = null;
@@ -101,7 +102,9 @@ async function refreshPlayer() {
 }
 
 function auditQuery() {
-  const params = new URLSearchParams({ page: audit.page, page_size: audit.pageSize });
+  const params = new URLSearchParams({ page_size: audit.pageSize });
+  const after = audit.after[audit.after.length - 1];
+  if (after) params.set("after", after);
   if ($("audit-game").value) params.set("game_id", $("audit-game").value);
   if ($("audit-route").value) params.set("route", $("audit-route").value);
   if ($("audit-from").value) params.set("from_ms", new Date($("audit-from").value).getTime());
@@ -111,13 +114,15 @@ function auditQuery() {
 
 async function refreshAudit() {
   const page = await getJson(`/api/audit/log?${auditQuery()}`);
-  audit.total = page.total;
+  audit.next = page.next;
   fillRows("audit-table", page.entries, [
     [(e) => clock(e.occurred_at_ms)], [gameLabel], [(e) => e.players], [(e) => e.winner],
     [(e) => e.route], [(e) => `${e.kafka_partition ?? "–"}/${e.kafka_offset ?? "–"}`], [(e) => e.event_id, "id"],
   ]);
-  const pages = Math.max(1, Math.ceil(page.total / audit.pageSize));
-  $("audit-page").textContent = `page ${audit.page} of ${fmt.format(pages)} (${fmt.format(page.total)} entries)`;
+  const last = page.next ? "" : " (oldest)";
+  $("audit-page").textContent = `page ${fmt.format(audit.after.length)}${last}`;
+  $("audit-prev").disabled = audit.after.length === 1;
+  $("audit-next").disabled = !page.next;
   $("fresh-mongo").textContent = freshText(page.freshness);
 }
 
@@ -201,12 +206,15 @@ function wireForms() {
   });
   $("audit-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    audit.page = 1;
+    audit.after = [null];
     refreshAudit().catch(showError);
   });
-  $("audit-prev").addEventListener("click", () => { audit.page = Math.max(1, audit.page - 1); refreshAudit().catch(showError); });
+  $("audit-prev").addEventListener("click", () => {
+    if (audit.after.length > 1) audit.after.pop();
+    refreshAudit().catch(showError);
+  });
   $("audit-next").addEventListener("click", () => {
-    if (audit.page * audit.pageSize < audit.total) audit.page += 1;
+    if (audit.next) audit.after.push(audit.next);
     refreshAudit().catch(showError);
   });
 }
