@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import sys
 from pathlib import Path
 
 
@@ -26,10 +27,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _run_gateway(args: argparse.Namespace) -> int:
-    from gateways.server import serve
+    from gateways.errors import InvalidConfiguration
+    from gateways.server import gateway_id_of, serve
     from squidstream.settings import get_settings
 
     settings = get_settings()
+    try:
+        gateway_id_of(args.route, settings)  # refuse before binding a port or connecting
+    except InvalidConfiguration as exc:
+        print(f"squidstream: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.profile is None:
         asyncio.run(serve(args.route, settings, args.port))

@@ -1,28 +1,28 @@
 """Turn a PlayRequest into its one immutable GameEvent, or an error naming the bad field.
 
-Pure: no broker, no clock of its own (the caller passes the time), no I/O.
+Pure: no broker, no clock of its own (the caller passes the time), no I/O. Every limit comes
+from `squidstream.contract`, the same module the worker's decoder checks events with, so
+whatever passes here passes there.
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
-from typing import Final, Literal
 
 from gateways.errors import InvalidRequest
 from gateways.rules import game_name, pick_winner, rng_for
 from proto import game_pb2
-
-SCHEMA_VERSION: Final = 1
-# Fixed forever: event ids are uuid5(EVENT_NAMESPACE, request_id), so retries keep their id.
-EVENT_NAMESPACE: Final = uuid.UUID("5b0f3c2e-9d7a-4f61-8a43-2f0c6e1d9b57")
-MAX_REQUEST_ID_CHARS: Final = 128
-
-RouteName = Literal["kafka", "rabbitmq"]
-ROUTES: Final[dict[RouteName, game_pb2.Route.ValueType]] = {
-    "kafka": game_pb2.ROUTE_KAFKA,
-    "rabbitmq": game_pb2.ROUTE_RABBITMQ,
-}
+from squidstream.contract import (
+    ROUTE_NAMES,
+    ROUTES,
+    SCHEMA_VERSION,
+    Problem,
+    RouteName,
+    event_id_for,
+    game_problem,
+    players_problem,
+    request_id_problem,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,41 +34,45 @@ class ValidRequest:
     players: int
 
 
-def event_id_for(request_id: str) -> str:
-    """The event id a request id always maps to."""
-    return str(uuid.uuid5(EVENT_NAMESPACE, request_id))
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """An event as it travels: its id (the broker's key) and its exact protobuf bytes.
+
+    Emitters publish these bytes as they are, so a reservation taken over from a dead
+    gateway is re-published byte for byte.
+    """
+
+    event_id: str
+    raw: bytes
+
+    @classmethod
+    def of(cls, event: game_pb2.GameEvent) -> Encoded:
+        return cls(event.event_id, event.SerializeToString())
 
 
 def route_name(route: game_pb2.Route.ValueType) -> RouteName:
     """ "kafka" or "rabbitmq" for a Route enum value; ValueError for anything else."""
-    for name, value in ROUTES.items():
-        if value == route:
-            return name
-    raise ValueError(f"unknown route {route}")
+    try:
+        return ROUTE_NAMES[route]
+    except KeyError:
+        raise ValueError(f"unknown route {route}") from None
 
 
-def _check_request_id(request_id: str) -> None:
-    if not request_id.strip():
-        raise InvalidRequest("request_id", "request_id is required and must not be blank")
-    if len(request_id) > MAX_REQUEST_ID_CHARS:
-        raise InvalidRequest(
-            "request_id",
-            f"request_id has {len(request_id)} characters, at most {MAX_REQUEST_ID_CHARS}",
-        )
+def refuse(problem: Problem | None) -> None:
+    """Raise the contract's problem as an InvalidRequest naming its field."""
+    if problem is not None:
+        raise InvalidRequest(problem.field, problem.reason)
 
 
 def validate(request: game_pb2.PlayRequest, max_players: int) -> ValidRequest:
     """Check every field of a request; InvalidRequest names the first bad one."""
-    _check_request_id(request.request_id)
+    refuse(request_id_problem(request.request_id))
     if not request.HasField("game_id"):
         raise InvalidRequest("game_id", "game_id is required")
     if not request.HasField("players"):
         raise InvalidRequest("players", "players is required")
-    game_name(request.game_id)
-    if not 1 <= request.players <= max_players:
-        raise InvalidRequest(
-            "players", f"players must be between 1 and {max_players}, got {request.players}"
-        )
+    refuse(game_problem(request.game_id))
+    refuse(players_problem(request.players, max_players))
     return ValidRequest(request.request_id, request.game_id, request.players)
 
 

@@ -1,17 +1,38 @@
-"""The gateway's use case: validate, play, emit once, remember; independent of gRPC."""
+"""The gateway's use case: validate, play, reserve, emit once, settle; independent of gRPC.
+
+Every new request id is reserved in the shared store before its event is published (see
+gateways/reservations and docs/retries.md), so a retry on any gateway, after a restart or
+while the first publish is in flight gets the first answer, byte for byte.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Final
 
-from gateways.dedup import RecentRequests
 from gateways.emitters import Emitter
-from gateways.errors import BrokerUnavailable, GatewayError, InvalidRequest, RequestConflict
-from gateways.events import ValidRequest, play, validate
+from gateways.errors import (
+    BrokerUnavailable,
+    ClockOutOfBounds,
+    GatewayError,
+    RequestConflict,
+    ReservationsUnavailable,
+    StillPending,
+)
+from gateways.events import Encoded, ValidRequest, play, validate
+from gateways.reservations import Claim, Held, Reservations, Verdict
 from proto import game_pb2
+from squidstream.contract import occurred_at_problem
+
+log = logging.getLogger(__name__)
 
 Outcome = game_pb2.GameEvent | GatewayError
+# How often a request waits on another gateway's pending publish: quickly first, then less.
+FIRST_POLL_S: Final = 0.01
+MAX_POLL_S: Final = 0.2
 
 
 def now_ms() -> int:
@@ -25,16 +46,18 @@ class Gateway:
     def __init__(
         self,
         emitter: Emitter,
+        reservations: Reservations,
         *,
         gateway_id: str,
         max_players: int,
-        recent: RecentRequests,
+        pending_wait_s: float,
         clock: Callable[[], int] = now_ms,
     ) -> None:
         self.emitter = emitter
+        self.reservations = reservations
         self.gateway_id = gateway_id
         self.max_players = max_players
-        self._recent = recent
+        self._pending_wait_s = pending_wait_s
         self._clock = clock
 
     async def play_one(self, request: game_pb2.PlayRequest) -> game_pb2.GameEvent:
@@ -45,57 +68,127 @@ class Gateway:
         return outcome
 
     async def play_many(self, requests: Sequence[game_pb2.PlayRequest]) -> list[Outcome]:
-        """One outcome per request, in order; new events are emitted as one batch."""
-        outcomes: list[Outcome] = []
-        fresh: dict[str, game_pb2.GameEvent] = {}
+        """One outcome per request, in order; new events are reserved and emitted as one batch."""
         occurred_at_ms = self._clock()
+        clock_problem = occurred_at_problem(occurred_at_ms)
+        checked: list[ValidRequest | GatewayError] = []
+        decided: dict[str, game_pb2.GameEvent] = {}
         for request in requests:
             try:
-                outcomes.append(self._decide(request, fresh, occurred_at_ms))
-            except (InvalidRequest, RequestConflict) as exc:
-                outcomes.append(exc)
-        if not fresh:
-            return outcomes
-        try:
-            await self.emitter.emit_many(list(fresh.values()))
-        except BrokerUnavailable as exc:
-            # Nothing of this batch is acknowledged; retries keep their event ids.
-            return [exc if _is_fresh(outcome, fresh) else outcome for outcome in outcomes]
-        for event in fresh.values():
-            self._recent.remember(event)
-        return outcomes
+                valid = validate(request, self.max_players)
+            except GatewayError as exc:
+                checked.append(exc)
+                continue
+            if clock_problem is not None:
+                # An event stamped outside the bounds would be dead-lettered after a 201.
+                checked.append(ClockOutOfBounds(f"gateway clock: {clock_problem.reason}"))
+                continue
+            checked.append(valid)
+            if valid.request_id not in decided:  # a repeat in the batch is the same game
+                decided[valid.request_id] = self._play(valid, occurred_at_ms)
+        answers = await self._settle(decided)
+        return [_answer(item, answers) for item in checked]
 
-    def _decide(
+    def _play(self, valid: ValidRequest, occurred_at_ms: int) -> game_pb2.GameEvent:
+        route, gateway_id = self.emitter.route, self.gateway_id
+        return play(valid, route=route, gateway_id=gateway_id, occurred_at_ms=occurred_at_ms)
+
+    async def _settle(self, decided: dict[str, game_pb2.GameEvent]) -> dict[str, Outcome]:
+        """Reserve, publish and settle every decided event; wait (bounded) on others' publishes."""
+        answers: dict[str, Outcome] = {}
+        waiting = {request_id: Encoded.of(event) for request_id, event in decided.items()}
+        loop = asyncio.get_running_loop()
+        deadline, delay = loop.time() + self._pending_wait_s, FIRST_POLL_S
+        while waiting:
+            claims = [Claim(request_id, encoded.raw) for request_id, encoded in waiting.items()]
+            try:
+                held = await self.reservations.reserve(claims)
+            except ReservationsUnavailable as exc:
+                answers.update(dict.fromkeys(waiting, exc))  # never accept without a reservation
+                break
+            waiting = self._sort(claims, held, decided, answers)
+            answers.update(await self._publish(claims, held))
+            if waiting and loop.time() + delay > deadline:
+                late = StillPending("another publish of this request_id is not settled; retry")
+                answers.update(dict.fromkeys(waiting, late))
+                break
+            if waiting:
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, MAX_POLL_S)
+        return answers
+
+    def _sort(
         self,
-        request: game_pb2.PlayRequest,
-        fresh: dict[str, game_pb2.GameEvent],
-        occurred_at_ms: int,
-    ) -> game_pb2.GameEvent:
-        valid = validate(request, self.max_players)
-        known = self._recent.lookup(valid) or _same_batch(valid, fresh)
-        if known is not None:
-            return known
-        event = play(
-            valid,
-            route=self.emitter.route,
-            gateway_id=self.gateway_id,
-            occurred_at_ms=occurred_at_ms,
+        claims: list[Claim],
+        held: list[Held],
+        decided: dict[str, game_pb2.GameEvent],
+        answers: dict[str, Outcome],
+    ) -> dict[str, Encoded]:
+        """Answer what is settled; return the claims that must wait for another publish."""
+        waiting: dict[str, Encoded] = {}
+        for claim, found in zip(claims, held, strict=True):
+            if found.verdict is Verdict.ACCEPTED:
+                answers[claim.request_id] = game_pb2.GameEvent.FromString(found.raw)
+            elif found.verdict is Verdict.PENDING:
+                first = game_pb2.GameEvent.FromString(found.raw)
+                mine = decided[claim.request_id]
+                if (first.game_id, first.players) != (mine.game_id, mine.players):
+                    answers[claim.request_id] = first  # a conflict needs no waiting
+                else:
+                    waiting[claim.request_id] = Encoded(mine.event_id, claim.raw)
+        return waiting
+
+    async def _publish(self, claims: list[Claim], held: list[Held]) -> dict[str, Outcome]:
+        """Emit what we now hold (our own events and taken-over bytes), then mark it accepted."""
+        ours = [
+            (claim.request_id, found)
+            for claim, found in zip(claims, held, strict=True)
+            if found.verdict in (Verdict.RESERVED, Verdict.TAKEN_OVER)
+        ]
+        if not ours:
+            return {}
+        events = {rid: game_pb2.GameEvent.FromString(found.raw) for rid, found in ours}
+        try:
+            await self.emitter.emit_many(
+                [Encoded(events[request_id].event_id, found.raw) for request_id, found in ours]
+            )
+        except BrokerUnavailable as exc:
+            await self._release(ours, exc)
+            return dict.fromkeys(events, exc)
+        try:
+            lost = await self.reservations.accept(list(events))
+        except ReservationsUnavailable as exc:
+            # The broker has the events, so the answer stands; the reservations stay pending
+            # and a retry after the lease re-publishes the same bytes (de-duplicated by id).
+            log.warning("accepted %d events but could not record it: %s", len(events), exc)
+        else:
+            if lost:
+                log.warning("%d reservations were taken over while their publish ran", lost)
+        return dict(events)
+
+    async def _release(self, ours: list[tuple[str, Held]], error: BrokerUnavailable) -> None:
+        """Give up reservations after a failed publish, keeping bytes that may be out there."""
+        # Taken-over bytes may have been published by their first owner: never forget those.
+        fresh = [rid for rid, found in ours if found.verdict is Verdict.RESERVED]
+        taken = [rid for rid, found in ours if found.verdict is Verdict.TAKEN_OVER]
+        try:
+            await self.reservations.release(fresh, maybe_sent=error.maybe_sent)
+            await self.reservations.release(taken, maybe_sent=True)
+        except ReservationsUnavailable as exc:
+            log.warning("could not release %d reservations (leases end them): %s", len(ours), exc)
+
+
+def _answer(item: ValidRequest | GatewayError, answers: dict[str, Outcome]) -> Outcome:
+    """The outcome for one request: its refusal, or the settled answer if it is the same game."""
+    if isinstance(item, GatewayError):
+        return item
+    answer = answers[item.request_id]
+    if isinstance(answer, game_pb2.GameEvent) and (answer.game_id, answer.players) != (
+        item.game_id,
+        item.players,
+    ):
+        return RequestConflict(
+            f"request_id {item.request_id!r} was already used for game_id "
+            f"{answer.game_id} with {answer.players} players"
         )
-        fresh[valid.request_id] = event
-        return event
-
-
-def _same_batch(
-    valid: ValidRequest, fresh: dict[str, game_pb2.GameEvent]
-) -> game_pb2.GameEvent | None:
-    """A request id repeated inside one batch is the same game, or a conflict."""
-    event = fresh.get(valid.request_id)
-    if event is not None and (event.game_id, event.players) != (valid.game_id, valid.players):
-        raise RequestConflict(
-            f"request_id {valid.request_id!r} appears twice in the batch with different games"
-        )
-    return event
-
-
-def _is_fresh(outcome: Outcome, fresh: dict[str, game_pb2.GameEvent]) -> bool:
-    return isinstance(outcome, game_pb2.GameEvent) and fresh.get(outcome.request_id) is outcome
+    return answer

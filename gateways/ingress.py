@@ -13,9 +13,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from gateways.events import MAX_REQUEST_ID_CHARS, RouteName, route_name
+from gateways.events import route_name
 from gateways.routing import RouteClient, RouteFailed, RouteWeights
 from proto import game_pb2
+from squidstream.contract import REQUEST_ID_MAX_CHARS, RouteName, request_id_problem
 from squidstream.settings import Settings, load_settings
 
 INT32_MAX: Final = 2**31 - 1
@@ -33,7 +34,9 @@ class GameRequest(BaseModel):
     game_id: int = Field(ge=-INT32_MAX, le=INT32_MAX, examples=[1])
     players: int = Field(ge=-INT32_MAX, le=INT32_MAX, examples=[42])
     request_id: str | None = Field(
-        None, max_length=MAX_REQUEST_ID_CHARS, description="Idempotency key; else a header's"
+        None,
+        max_length=REQUEST_ID_MAX_CHARS,
+        description="Idempotency key (else the Idempotency-Key header; else a new uuid4)",
     )
 
 
@@ -87,16 +90,27 @@ def _status_error(code: grpc.StatusCode, field: str, detail: str) -> IngressErro
     return IngressError(HTTP_STATUS.get(code, 502), code.name.lower(), field, detail)
 
 
-def _request_id(body: GameRequest, *headers: str | None) -> str:
-    given = {value for value in (body.request_id, *headers) if value}
+def _request_id(body: GameRequest, idempotency_key: str | None) -> str:
+    """The body's `request_id` or the `Idempotency-Key` header, checked by the contract.
+
+    Not `X-Request-Id`: proxies (Envoy, Istio) set it on every request, so it would turn
+    unrelated requests into retries or conflict with the body's key.
+    """
+    given = {value for value in (body.request_id, idempotency_key) if value is not None}
     if len(given) > 1:
-        raise IngressError(422, "invalid_argument", "request_id", "conflicting request ids given")
-    return given.pop() if given else str(uuid.uuid4())
+        raise IngressError(
+            422, "invalid_argument", "request_id", "request_id and Idempotency-Key differ"
+        )
+    request_id = given.pop() if given else str(uuid.uuid4())
+    problem = request_id_problem(request_id)
+    if problem is not None:
+        raise IngressError(422, "invalid_argument", problem.field, problem.reason)
+    return request_id
 
 
-def _route(weights: RouteWeights, forced: str | None) -> RouteName:
+def _route(weights: RouteWeights, request_id: str, forced: str | None) -> RouteName:
     if forced is None:
-        return weights.choose()
+        return weights.choose(request_id)
     if forced not in ("kafka", "rabbitmq"):
         raise IngressError(
             422, "invalid_argument", "X-Squid-Route", "X-Squid-Route must be kafka or rabbitmq"
@@ -150,17 +164,15 @@ def create_app(settings: Settings, weights: RouteWeights | None = None) -> FastA
     )
     async def play_game(
         body: GameRequest,
-        idempotency_key: Annotated[str | None, Header(max_length=MAX_REQUEST_ID_CHARS)] = None,
-        x_request_id: Annotated[str | None, Header(max_length=MAX_REQUEST_ID_CHARS)] = None,
+        idempotency_key: Annotated[str | None, Header(max_length=REQUEST_ID_MAX_CHARS)] = None,
         x_squid_route: Annotated[str | None, Header()] = None,
     ) -> GameEventOut:
-        """Play one game on a route chosen by weight (or by `X-Squid-Route`)."""
+        """Play one game on a route chosen by a weighted hash of its request id (or pinned)."""
+        request_id = _request_id(body, idempotency_key)
         request = game_pb2.PlayRequest(
-            request_id=_request_id(body, idempotency_key, x_request_id),
-            game_id=body.game_id,
-            players=body.players,
+            request_id=request_id, game_id=body.game_id, players=body.players
         )
-        client = clients[_route(chooser, x_squid_route)]
+        client = clients[_route(chooser, request_id, x_squid_route)]
         try:
             result = await client.play(request)
         except RouteFailed as exc:

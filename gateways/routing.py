@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import random
+import bisect
+import hashlib
+import itertools
 from collections.abc import Mapping
 from typing import Final
 
 import grpc
 
 from gateways.errors import GatewayError
-from gateways.events import ROUTES, RouteName
 from proto import game_pb2
+from squidstream.contract import ROUTES, RouteName
 
 PLAY_STREAM: Final = "/squidstream.v1.GameGateway/PlayStream"
 Pending = tuple[game_pb2.PlayRequest, "asyncio.Future[game_pb2.PlayResult]"]
@@ -27,9 +29,13 @@ class RouteFailed(GatewayError):
 
 
 class RouteWeights:
-    """Chooses a route at random in proportion to its weight."""
+    """Chooses a route for a request id, in proportion to the weights, always the same one.
 
-    def __init__(self, weights: Mapping[RouteName, int], rng: random.Random | None = None) -> None:
+    A hash of the request id, not a random draw: a retry through the ingress then reaches the
+    gateway that answered first, so it is served from that gateway's own reservation at once.
+    """
+
+    def __init__(self, weights: Mapping[RouteName, int]) -> None:
         if any(weight < 0 for weight in weights.values()) or sum(weights.values()) <= 0:
             raise ValueError(f"route weights must be >= 0 and not all zero, got {dict(weights)}")
         unknown = set(weights) - set(ROUTES)
@@ -37,11 +43,12 @@ class RouteWeights:
             raise ValueError(f"unknown routes {sorted(unknown)}")
         self.weights = {route: weights[route] for route in ROUTES if weights.get(route, 0) > 0}
         self._routes = list(self.weights)
-        self._route_weights = [float(weight) for weight in self.weights.values()]
-        self._rng = rng or random.Random()
+        self._bounds = list(itertools.accumulate(self.weights.values()))
 
-    def choose(self) -> RouteName:
-        return self._rng.choices(self._routes, weights=self._route_weights)[0]
+    def choose(self, request_id: str) -> RouteName:
+        digest = hashlib.blake2b(request_id.encode("utf-8", "surrogatepass"), digest_size=8)
+        point = int.from_bytes(digest.digest(), "big") % self._bounds[-1]
+        return self._routes[bisect.bisect_right(self._bounds, point)]
 
 
 class RouteClient:

@@ -10,9 +10,10 @@ Players are numbered 1..N (N >= 1). Each game's answer, edge cases included:
   is then 1, the only player (a game always has a winner).
 5 "Odd Game": uniform among the odd numbers in 1..N (1 is always one of them).
 
-An unknown game id or N < 1 raises `InvalidRequest`. The randomness is any `Draw` (such as
-`random.Random`); the gateway uses `rng_for(request_id)`, draws derived from the SHA-256 of
-the request id, so a retried request picks the same winner.
+An unknown game id or N outside 1..PLAYERS_MAX raises `InvalidRequest`; names and limits come
+from `squidstream.contract`, whose `winner_problem` checks these rules on decoded events. The
+randomness is any `Draw` (such as `random.Random`); the gateway uses `rng_for(request_id)`,
+draws derived from the SHA-256 of the request id, so a retried request picks the same winner.
 """
 
 from __future__ import annotations
@@ -22,14 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Final, Protocol
 
 from gateways.errors import InvalidRequest
-
-GAME_NAMES: Final[Mapping[int, str]] = {
-    1: "Random",
-    2: "Half Game",
-    3: "The Last One",
-    4: "Even Game",
-    5: "Odd Game",
-}
+from squidstream.contract import GAMES, game_problem, players_problem
 
 
 class Draw(Protocol):
@@ -99,16 +93,15 @@ _RULES: Final[Mapping[int, Callable[[int, Draw], int]]] = {
 
 def game_name(game_id: int) -> str:
     """The display name of a game; InvalidRequest for an unknown id."""
-    try:
-        return GAME_NAMES[game_id]
-    except KeyError:
-        known = ", ".join(str(key) for key in GAME_NAMES)
-        raise InvalidRequest("game_id", f"game_id must be one of {known}, got {game_id}") from None
+    problem = game_problem(game_id)
+    if problem is not None:
+        raise InvalidRequest(problem.field, problem.reason)
+    return GAMES[game_id]
 
 
 def pick_winner(game_id: int, players: int, rng: Draw) -> int:
     """The winning player number (1..players) of one game."""
-    game_name(game_id)
-    if players < 1:
-        raise InvalidRequest("players", f"players must be at least 1, got {players}")
+    problem = game_problem(game_id) or players_problem(players)
+    if problem is not None:
+        raise InvalidRequest(problem.field, problem.reason)
     return _RULES[game_id](players, rng)

@@ -1,4 +1,5 @@
-"""Run one gateway process: the GameGateway service, gRPC health and reflection, one emitter."""
+"""Run one gateway process: the GameGateway service, gRPC health and reflection, one emitter
+and the shared reservation store."""
 
 from __future__ import annotations
 
@@ -13,14 +14,16 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from gateways.dedup import RecentRequests
 from gateways.emitters import Emitter
 from gateways.emitters.kafka import KafkaEmitter
 from gateways.emitters.rabbitmq import RabbitMQEmitter
-from gateways.errors import BrokerUnavailable
-from gateways.events import RouteName
+from gateways.errors import BrokerUnavailable, InvalidConfiguration
 from gateways.gateway import Gateway
+from gateways.reservations import Reservations
+from gateways.reservations.redis import RedisReservations
 from gateways.service import SERVICE_NAME, GameGatewayServicer
+from squidstream import contract
+from squidstream.contract import RouteName
 from squidstream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,9 +45,19 @@ def gateway_port(route: RouteName, settings: Settings) -> int:
     return settings.gateway_kafka_port if route == "kafka" else settings.gateway_rabbitmq_port
 
 
-def default_gateway_id(route: RouteName, settings: Settings) -> str:
-    """`SQUID_GATEWAY_ID`, else one naming the route, host and process."""
-    return settings.gateway_id or f"{route}-{socket.gethostname()}-{os.getpid()}"
+def gateway_id_of(route: RouteName, settings: Settings) -> str:
+    """`SQUID_GATEWAY_ID`, else one naming the route, host and process.
+
+    InvalidConfiguration if the decoder would reject it: every event of this gateway would
+    be dead-lettered after its client was told it was accepted.
+    """
+    gateway_id = settings.gateway_id or contract.default_gateway_id(
+        route, socket.gethostname(), os.getpid()
+    )
+    problem = contract.gateway_id_problem(gateway_id)
+    if problem is not None:
+        raise InvalidConfiguration(f"{route} gateway cannot start: {problem.reason}")
+    return gateway_id
 
 
 class GatewayServer:
@@ -56,18 +69,23 @@ class GatewayServer:
         settings: Settings,
         port: int | None = None,
         emitter: Emitter | None = None,
+        reservations: Reservations | None = None,
     ) -> None:
         self.route = route
         self.settings = settings
+        gateway_id = gateway_id_of(route, settings)
         self.emitter = emitter or make_emitter(route, settings)
-        gateway = Gateway(
+        self.reservations = reservations or RedisReservations(settings)
+        self.gateway = Gateway(
             self.emitter,
-            gateway_id=default_gateway_id(route, settings),
+            self.reservations,
+            gateway_id=gateway_id,
             max_players=settings.max_players,
-            recent=RecentRequests(settings.gateway_recent_requests),
+            # A pending publish settles within the broker timeout, or its owner gives up.
+            pending_wait_s=settings.broker_timeout_s,
         )
         servicer = GameGatewayServicer(
-            gateway,
+            self.gateway,
             max_message_bytes=settings.gateway_max_message_bytes,
             max_batch=settings.gateway_max_batch,
         )
@@ -95,7 +113,7 @@ class GatewayServer:
             await self.emitter.start()
         except BrokerUnavailable as exc:
             log.warning("%s gateway starts without its broker: %s", self.route, exc)
-        await self._set_health(await self.emitter.healthy())
+        await self._set_health(await self._healthy())
         await self.server.start()
         self._health_task = asyncio.create_task(self._watch_health())
         log.info("%s gateway listening on port %d", self.route, self.port)
@@ -112,13 +130,18 @@ class GatewayServer:
     async def _watch_health(self) -> None:
         while True:
             await asyncio.sleep(HEALTH_INTERVAL_S)
-            await self._set_health(await self.emitter.healthy())
+            await self._set_health(await self._healthy())
+
+    async def _healthy(self) -> bool:
+        """Serving needs both the broker and the reservation store."""
+        return await self.emitter.healthy() and await self.reservations.healthy()
 
     async def stop(self, grace_s: float = 2.0) -> None:
         if self._health_task is not None:
             self._health_task.cancel()
         await self.server.stop(grace_s)
         await self.emitter.close()
+        await self.reservations.close()
 
 
 async def serve(route: RouteName, settings: Settings, port: int | None = None) -> None:

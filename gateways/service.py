@@ -9,7 +9,7 @@ from typing import Final, TypeVar
 import grpc
 from google.protobuf.message import DecodeError, Message
 
-from gateways.errors import BrokerUnavailable, GatewayError, InvalidRequest, RequestConflict
+from gateways.errors import GatewayError, InvalidRequest, RequestConflict, Unavailable
 from gateways.gateway import Gateway, Outcome
 from proto import game_pb2
 
@@ -28,7 +28,7 @@ def status_of(error: GatewayError) -> grpc.StatusCode:
         return grpc.StatusCode.INVALID_ARGUMENT
     if isinstance(error, RequestConflict):
         return grpc.StatusCode.ALREADY_EXISTS
-    if isinstance(error, BrokerUnavailable):
+    if isinstance(error, Unavailable):
         return grpc.StatusCode.UNAVAILABLE
     return grpc.StatusCode.INTERNAL
 

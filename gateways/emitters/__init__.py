@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from gateways.events import RouteName
-from proto import game_pb2
+from gateways.events import Encoded
+from squidstream.contract import RouteName
 
 
 class Emitter(Protocol):
@@ -17,8 +17,11 @@ class Emitter(Protocol):
     async def start(self) -> None:
         """Connect now; BrokerUnavailable if the broker cannot be reached in the bounded wait."""
 
-    async def emit_many(self, events: Sequence[game_pb2.GameEvent]) -> None:
-        """Return only once the broker holds every event durably; else BrokerUnavailable."""
+    async def emit_many(self, events: Sequence[Encoded]) -> None:
+        """Return only once the broker holds every event's exact bytes; else BrokerUnavailable.
+
+        BrokerUnavailable.maybe_sent tells whether the broker may hold some of them anyway.
+        """
 
     async def healthy(self) -> bool:
         """Whether the broker answers now (connecting first if needed), within the bound."""

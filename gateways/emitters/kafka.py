@@ -9,8 +9,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from gateways.errors import BrokerUnavailable
-from gateways.events import RouteName
-from proto import game_pb2
+from gateways.events import Encoded
+from squidstream.contract import RouteName
 from squidstream.settings import Settings
 from squidstream.topics import TopicError, ensure_topics
 
@@ -55,8 +55,8 @@ class KafkaEmitter:
             raise BrokerUnavailable(f"kafka at {settings.kafka_bootstrap}: {exc!r}") from exc
         return producer
 
-    async def emit_many(self, events: Sequence[game_pb2.GameEvent]) -> None:
-        await self.start()
+    async def emit_many(self, events: Sequence[Encoded]) -> None:
+        await self.start()  # BrokerUnavailable here: nothing was sent
         producer = self._producer
         assert producer is not None  # start() either set it or raised
         topic = self._settings.events_topic
@@ -64,15 +64,16 @@ class KafkaEmitter:
             async with asyncio.timeout(self._timeout_s):
                 # Queue every record first, then wait for all acks: one round trip per batch.
                 futures = [
-                    await producer.send(
-                        topic, event.SerializeToString(), key=event.event_id.encode()
-                    )
+                    await producer.send(topic, event.raw, key=event.event_id.encode())
                     for event in events
                 ]
                 await asyncio.gather(*futures)
         except (KafkaError, TimeoutError) as exc:
             raise BrokerUnavailable(
-                f"kafka did not acknowledge {len(events)} events within {self._timeout_s}s: {exc!r}"
+                f"kafka did not acknowledge {len(events)} events "
+                f"within {self._timeout_s}s: {exc!r}",
+                # The producer may still deliver what it queued: the outcome is unknown.
+                maybe_sent=True,
             ) from exc
 
     async def healthy(self) -> bool:

@@ -14,8 +14,8 @@ from aio_pika.exceptions import AMQPError
 from pamqp.commands import Basic
 
 from gateways.errors import BrokerUnavailable
-from gateways.events import RouteName
-from proto import game_pb2
+from gateways.events import Encoded
+from squidstream.contract import RouteName
 from squidstream.settings import Settings
 
 CONTENT_TYPE = "application/x-protobuf"
@@ -72,8 +72,8 @@ class RabbitMQEmitter:
         if connection is not None and not connection.is_closed:
             await connection.close()
 
-    async def emit_many(self, events: Sequence[game_pb2.GameEvent]) -> None:
-        await self.start()
+    async def emit_many(self, events: Sequence[Encoded]) -> None:
+        await self.start()  # BrokerUnavailable here: nothing was sent
         channel = self._channel
         assert channel is not None  # start() either set it or raised
         try:
@@ -84,18 +84,22 @@ class RabbitMQEmitter:
                 confirms = await asyncio.gather(*(self._publish(amqp, event) for event in events))
         except _BROKER_ERRORS as exc:
             raise BrokerUnavailable(
-                f"rabbitmq did not confirm {len(events)} events within {self._timeout_s}s: {exc!r}"
+                f"rabbitmq did not confirm {len(events)} events within {self._timeout_s}s: {exc!r}",
+                maybe_sent=True,
             ) from exc
         refused = sum(1 for confirm in confirms if not isinstance(confirm, Basic.Ack))
         if refused:
-            raise BrokerUnavailable(f"rabbitmq refused {refused} of {len(events)} events")
+            # The others of the batch were confirmed: they are on the queue.
+            raise BrokerUnavailable(
+                f"rabbitmq refused {refused} of {len(events)} events", maybe_sent=True
+            )
 
-    def _publish(self, amqp: aiormq.abc.AbstractChannel, event: game_pb2.GameEvent) -> Any:
+    def _publish(self, amqp: aiormq.abc.AbstractChannel, event: Encoded) -> Any:
         properties = Basic.Properties(
             message_id=event.event_id, content_type=CONTENT_TYPE, delivery_mode=PERSISTENT
         )
         return amqp.basic_publish(
-            event.SerializeToString(),
+            event.raw,
             routing_key=self._settings.rabbitmq_queue,
             properties=properties,
         )

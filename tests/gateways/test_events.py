@@ -9,16 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateways.errors import InvalidRequest
-from gateways.events import (
-    EVENT_NAMESPACE,
-    MAX_REQUEST_ID_CHARS,
-    SCHEMA_VERSION,
-    event_as_dict,
-    event_id_for,
-    play,
-    validate,
-)
+from gateways.events import Encoded, event_as_dict, play, validate
 from proto import game_pb2
+from squidstream.contract import (
+    EVENT_NAMESPACE,
+    REQUEST_ID_MAX_CHARS,
+    SCHEMA_VERSION,
+    event_id_for,
+    request_id_problem,
+)
 
 
 def _request(**fields: object) -> game_pb2.PlayRequest:
@@ -33,7 +32,9 @@ def _request(**fields: object) -> game_pb2.PlayRequest:
     [
         ({"request_id": ""}, "request_id"),
         ({"request_id": "   "}, "request_id"),
-        ({"request_id": "x" * (MAX_REQUEST_ID_CHARS + 1)}, "request_id"),
+        ({"request_id": "x" * (REQUEST_ID_MAX_CHARS + 1)}, "request_id"),
+        ({"request_id": "tab\there"}, "request_id"),
+        ({"request_id": "zero\u200bwidth"}, "request_id"),
         ({"game_id": None}, "game_id"),
         ({"players": None}, "players"),
         ({"game_id": 0}, "game_id"),
@@ -54,7 +55,7 @@ def test_players_at_the_configured_maximum_are_accepted() -> None:
     assert validate(_request(players=100), max_players=100).players == 100
 
 
-@given(st.text(min_size=1, max_size=MAX_REQUEST_ID_CHARS).filter(str.strip))
+@given(st.text(min_size=1, max_size=REQUEST_ID_MAX_CHARS).filter(str.strip))
 def test_event_id_is_the_uuid5_of_the_request_id(request_id: str) -> None:
     assert event_id_for(request_id) == str(uuid.uuid5(EVENT_NAMESPACE, request_id))
 
@@ -77,7 +78,7 @@ def test_played_event_carries_every_field_of_the_contract() -> None:
 
 
 @given(
-    request_id=st.text(min_size=1, max_size=40).filter(str.strip),
+    request_id=st.text(min_size=1, max_size=40).filter(lambda text: not request_id_problem(text)),
     game_id=st.integers(1, 5),
     players=st.integers(1, 1000),
 )
@@ -90,3 +91,11 @@ def test_replaying_a_request_gives_an_identical_event(
     assert first.SerializeToString(deterministic=True) == again.SerializeToString(
         deterministic=True
     )
+
+
+def test_encoded_event_carries_its_id_and_exact_bytes() -> None:
+    valid = validate(_request(), max_players=100)
+    event = play(valid, route="kafka", gateway_id="g", occurred_at_ms=1_700_000_000_000)
+    encoded = Encoded.of(event)
+    assert encoded.event_id == event.event_id
+    assert game_pb2.GameEvent.FromString(encoded.raw) == event

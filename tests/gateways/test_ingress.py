@@ -11,6 +11,7 @@ import pytest
 
 from gateways.emitters.memory import MemoryEmitter
 from gateways.ingress import create_app
+from gateways.reservations.memory import MemoryReservations, MemoryStore
 from gateways.routing import RouteWeights
 from gateways.server import GatewayServer
 from loadtest.processes import free_port
@@ -32,8 +33,15 @@ async def ingress() -> AsyncIterator[Ingress]:
 
 async def _serve(weights: dict[str, int], *, rabbitmq_down: bool = False) -> AsyncIterator[Ingress]:
     emitters = {"kafka": MemoryEmitter("kafka"), "rabbitmq": MemoryEmitter("rabbitmq")}
+    store = MemoryStore()  # shared by both gateways, as Redis is
     servers = [
-        GatewayServer(route, Settings(max_players=100), port=0, emitter=emitter)  # type: ignore[arg-type]
+        GatewayServer(
+            route,  # type: ignore[arg-type]
+            Settings(max_players=100),
+            port=0,
+            emitter=emitter,
+            reservations=MemoryReservations(store),
+        )
         for route, emitter in emitters.items()
     ]
     for server in servers:
@@ -114,13 +122,63 @@ async def test_bad_input_is_422_naming_the_field_and_emits_nothing(
 
 @pytest.mark.asyncio
 async def test_reusing_a_request_id_for_another_game_is_409(ingress: Ingress) -> None:
-    headers = {"X-Request-Id": "r-409", "X-Squid-Route": "rabbitmq"}
+    headers = {"Idempotency-Key": "r-409", "X-Squid-Route": "rabbitmq"}
     await ingress.client.post("/api/games", json={"game_id": 1, "players": 9}, headers=headers)
     response = await ingress.client.post(
         "/api/games", json={"game_id": 2, "players": 9}, headers=headers
     )
     assert response.status_code == 409
     assert response.json()["field"] == "request_id"
+
+
+@pytest.mark.asyncio
+async def test_x_request_id_set_by_a_proxy_is_not_an_idempotency_key(ingress: Ingress) -> None:
+    proxy = {"X-Request-Id": "set-by-envoy"}
+    first = await ingress.client.post(
+        "/api/games", json={"game_id": 1, "players": 9, "request_id": "mine"}, headers=proxy
+    )
+    body = {"game_id": 2, "players": 9}
+    other = await ingress.client.post("/api/games", json=body, headers=proxy)
+    assert (first.status_code, other.status_code) == (201, 201)
+    assert first.json()["request_id"] == "mine"
+    assert other.json()["request_id"] != "set-by-envoy"
+    assert len(ingress.kafka.emitted + ingress.rabbitmq.emitted) == 2
+
+
+@pytest.mark.asyncio
+async def test_body_request_id_and_idempotency_key_that_differ_are_422(ingress: Ingress) -> None:
+    response = await ingress.client.post(
+        "/api/games",
+        json={"game_id": 1, "players": 9, "request_id": "a"},
+        headers={"Idempotency-Key": "b"},
+    )
+    assert (response.status_code, response.json()["field"]) == (422, "request_id")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("request_id", ["", "   ", "bell\u0007", "x" * 129])
+async def test_a_request_id_the_contract_refuses_is_422_and_emits_nothing(
+    ingress: Ingress, request_id: str
+) -> None:
+    response = await ingress.client.post(
+        "/api/games", json={"game_id": 1, "players": 9, "request_id": request_id}
+    )
+    assert (response.status_code, response.json()["field"]) == (422, "request_id")
+    assert ingress.kafka.raw == ingress.rabbitmq.raw == []
+
+
+@pytest.mark.asyncio
+async def test_without_a_route_header_the_request_id_picks_the_route(ingress: Ingress) -> None:
+    weights = RouteWeights({"kafka": 50, "rabbitmq": 50})
+    for n in range(20):
+        body = {"game_id": 1, "players": 9, "request_id": f"hash-{n}"}
+        first = (await ingress.client.post("/api/games", json=body)).json()
+        again = (await ingress.client.post("/api/games", json=body)).json()
+        assert first == again
+        assert first["route"] == weights.choose(f"hash-{n}")
+    assert len(ingress.kafka.raw) + len(ingress.rabbitmq.raw) == 20
+    assert ingress.kafka.raw
+    assert ingress.rabbitmq.raw
 
 
 @pytest.mark.asyncio

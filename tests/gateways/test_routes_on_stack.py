@@ -1,22 +1,22 @@
-"""Both routes against the real Kafka and RabbitMQ: once, decodable, idempotent, or UNAVAILABLE."""
+"""Both routes against the real Kafka, RabbitMQ and Redis: once, decodable, idempotent, or
+UNAVAILABLE."""
 
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from gateways.events import RouteName, event_id_for
 from gateways.server import GatewayServer
-from loadtest.brokers import delete_queue, delete_topic, drain_queue, topic_records
+from loadtest.brokers import topic_records
 from loadtest.processes import free_port
 from proto import game_pb2, game_pb2_grpc
+from squidstream.contract import RouteName, event_id_for
 from squidstream.settings import Settings
+from tests.gateways.stack_harness import emitted_events as _emitted
 
 if TYPE_CHECKING:
     from proto.game_pb2_grpc import GameGatewayAsyncStub as AsyncStub
@@ -25,31 +25,10 @@ pytestmark = pytest.mark.stack
 ROUTES: list[RouteName] = ["kafka", "rabbitmq"]
 
 
-@pytest.fixture
-async def isolated(stack: Settings) -> AsyncIterator[Settings]:
-    """The shared servers, with a topic and a queue of this test's own."""
-    name = f"test-gateways-{uuid.uuid4().hex[:10]}"
-    settings = stack.model_copy(
-        update={"events_topic": name, "rabbitmq_queue": name, "events_partitions": 2}
-    )
-    yield settings
-    await delete_topic(settings, name)
-    await delete_queue(settings, name)
-
-
 async def _serve(route: RouteName, settings: Settings) -> tuple[GatewayServer, grpc.aio.Channel]:
     server = GatewayServer(route, settings, port=0)
     await server.start()
     return server, grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
-
-
-async def _emitted(route: RouteName, settings: Settings) -> list[game_pb2.GameEvent]:
-    """What reached the route's broker, decoded; the queue is drained by reading it."""
-    if route == "kafka":
-        records = await topic_records(settings, settings.events_topic)
-        return [game_pb2.GameEvent.FromString(record.value) for record in records]
-    messages = await drain_queue(settings, settings.rabbitmq_queue)
-    return [game_pb2.GameEvent.FromString(message.body) for message in messages]
 
 
 def _req(request_id: str, game_id: int = 4, players: int = 57) -> game_pb2.PlayRequest:
@@ -147,10 +126,10 @@ async def test_a_streamed_flood_arrives_whole(route: RouteName, isolated: Settin
 @pytest.mark.asyncio
 @pytest.mark.parametrize("route", ROUTES)
 async def test_a_stopped_broker_gets_unavailable_within_the_bound(
-    route: RouteName, stack: Settings
+    route: RouteName, isolated: Settings
 ) -> None:
     # Nothing listens on a fresh port: the shared servers keep running.
-    dead = stack.model_copy(
+    dead = isolated.model_copy(
         update={"kafka_port": free_port(), "rabbitmq_port": free_port(), "broker_timeout_s": 2.0}
     )
     server, channel = await _serve(route, dead)

@@ -9,13 +9,22 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateways.errors import InvalidRequest
-from gateways.rules import GAME_NAMES, HashDraw, game_name, pick_winner, rng_for
+from gateways.rules import HashDraw, game_name, pick_winner, rng_for
+from squidstream.contract import GAMES, PLAYERS_MAX, winner_problem
 
-players = st.integers(min_value=1, max_value=1_000_000)
-request_ids = st.text(min_size=1, max_size=64)
+players = st.integers(min_value=1, max_value=PLAYERS_MAX)
+request_ids = st.text(min_size=1, max_size=128)
 
 
-@given(game_id=st.sampled_from(sorted(GAME_NAMES)), players=players, request_id=request_ids)
+@given(game_id=st.sampled_from(sorted(GAMES)), players=players, request_id=request_ids)
+def test_every_winner_passes_the_contracts_winner_rule(
+    game_id: int, players: int, request_id: str
+) -> None:
+    winner = pick_winner(game_id, players, rng_for(request_id))
+    assert winner_problem(game_id, players, winner) is None
+
+
+@given(game_id=st.sampled_from(sorted(GAMES)), players=players, request_id=request_ids)
 def test_winner_is_always_one_of_the_players(game_id: int, players: int, request_id: str) -> None:
     assert 1 <= pick_winner(game_id, players, rng_for(request_id)) <= players
 
@@ -40,7 +49,7 @@ def test_odd_game_picks_an_odd_player(players: int, request_id: str) -> None:
     assert pick_winner(5, players, rng_for(request_id)) % 2 == 1
 
 
-@given(game_id=st.sampled_from(sorted(GAME_NAMES)), players=players, request_id=request_ids)
+@given(game_id=st.sampled_from(sorted(GAMES)), players=players, request_id=request_ids)
 def test_same_request_id_picks_the_same_winner(game_id: int, players: int, request_id: str) -> None:
     first = pick_winner(game_id, players, rng_for(request_id))
     assert pick_winner(game_id, players, rng_for(request_id)) == first
@@ -81,7 +90,7 @@ def test_unknown_game_is_refused_naming_game_id(game_id: int) -> None:
     assert refused.value.field == "game_id"
 
 
-@pytest.mark.parametrize("players", [0, -5])
+@pytest.mark.parametrize("players", [0, -5, PLAYERS_MAX + 1])
 def test_fewer_than_one_player_is_refused_naming_players(players: int) -> None:
     with pytest.raises(InvalidRequest) as refused:
         pick_winner(1, players, rng_for("x"))
@@ -106,6 +115,6 @@ def test_hash_draws_stay_within_their_bounds_across_rehashes(
     assert all(low <= draw.randint(low, low + span) <= low + span for _ in range(10))
 
 
-@given(seed=st.integers(), game_id=st.sampled_from(sorted(GAME_NAMES)), players=players)
+@given(seed=st.integers(), game_id=st.sampled_from(sorted(GAMES)), players=players)
 def test_rules_accept_any_draw_such_as_random_random(seed: int, game_id: int, players: int) -> None:
     assert 1 <= pick_winner(game_id, players, random.Random(seed)) <= players

@@ -11,6 +11,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from gateways.emitters.memory import MemoryEmitter
+from gateways.reservations.memory import MemoryReservations
 from gateways.server import GatewayServer
 from gateways.service import FIELD_METADATA_KEY, SERVICE_NAME
 from proto import game_pb2, game_pb2_grpc
@@ -28,7 +29,9 @@ def emitter() -> MemoryEmitter:
 @pytest.fixture
 async def channel(emitter: MemoryEmitter) -> AsyncIterator[grpc.aio.Channel]:
     settings = Settings(gateway_max_batch=5, gateway_max_message_bytes=2048, max_players=100)
-    server = GatewayServer("kafka", settings, port=0, emitter=emitter)
+    server = GatewayServer(
+        "kafka", settings, port=0, emitter=emitter, reservations=MemoryReservations()
+    )
     await server.start()
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
         yield channel
@@ -147,7 +150,9 @@ async def test_health_follows_the_broker_and_reflection_lists_the_service(
     emitter: MemoryEmitter,
 ) -> None:
     emitter.down = True
-    server = GatewayServer("kafka", Settings(), port=0, emitter=emitter)
+    server = GatewayServer(
+        "kafka", Settings(), port=0, emitter=emitter, reservations=MemoryReservations()
+    )
     await server.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
@@ -155,7 +160,7 @@ async def test_health_follows_the_broker_and_reflection_lists_the_service(
             check = health_pb2.HealthCheckRequest(service=SERVICE_NAME)
             assert (await health.Check(check)).status == health_pb2.HealthCheckResponse.NOT_SERVING
             emitter.down = False
-            await server._set_health(await emitter.healthy())
+            await server._set_health(await server._healthy())
             assert (await health.Check(check)).status == health_pb2.HealthCheckResponse.SERVING
             reflect = reflection_pb2_grpc.ServerReflectionStub(channel)
             ask = reflection_pb2.ServerReflectionRequest(list_services="")

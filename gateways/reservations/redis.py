@@ -1,0 +1,165 @@
+"""Reservations in Redis: one string per request id, every batch step one Lua script.
+
+A key `{prefix}:req:{request_id}` holds `P` + lease deadline (13 digits, ms, Redis's own
+clock) + owner (16 chars) + event bytes while pending, and `A` + event bytes once accepted.
+Redis's clock decides leases, so gateways with skewed clocks still agree on who may take over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Sequence
+from typing import Final, TypeVar
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from gateways.errors import ReservationsUnavailable
+from gateways.reservations import OWNER_CHARS, Claim, Held, Verdict
+from squidstream.settings import Settings
+
+T = TypeVar("T")
+
+# The offsets below follow the layout in gateways/reservations/__init__.py: state at 1,
+# deadline at 2..14, owner at 15..30, event bytes from 31.
+# KEYS: one per request id. ARGV: lease_ms, horizon_ms, owner, then one event per key.
+# Replies per key: "R" (reserved for us) or a verdict letter (A, W, T) and the held bytes.
+RESERVE: Final = """
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local deadline = string.format('%013.0f', now + tonumber(ARGV[1]))
+local owner = ARGV[3]
+local replies = {}
+for i, key in ipairs(KEYS) do
+  local held = redis.call('GET', key)
+  if not held then
+    redis.call('SET', key, 'P' .. deadline .. owner .. ARGV[3 + i], 'PX', ARGV[2])
+    replies[i] = 'R'
+  elseif string.sub(held, 1, 1) == 'A' then
+    replies[i] = held
+  elseif tonumber(string.sub(held, 2, 14)) > now then
+    replies[i] = 'W' .. string.sub(held, 31)
+  else
+    local event = string.sub(held, 31)
+    redis.call('SET', key, 'P' .. deadline .. owner .. event, 'KEEPTTL')
+    replies[i] = 'T' .. event
+  end
+end
+return replies
+"""
+
+# KEYS: reservations whose events the broker confirmed. ARGV: horizon_ms, owner.
+# Returns how many were no longer ours (taken over or gone): their new owner settles them.
+ACCEPT: Final = """
+local lost = 0
+for _, key in ipairs(KEYS) do
+  local held = redis.call('GET', key)
+  if held and string.sub(held, 1, 1) == 'P' and string.sub(held, 15, 30) == ARGV[2] then
+    redis.call('SET', key, 'A' .. string.sub(held, 31), 'PX', ARGV[1])
+  elseif not (held and string.sub(held, 1, 1) == 'A') then
+    lost = lost + 1
+  end
+end
+return lost
+"""
+
+# KEYS: reservations whose publish failed. ARGV: owner, "forget" or "expire".
+# Only reservations still ours are touched; "expire" keeps the bytes and ends the lease now.
+RELEASE: Final = """
+for _, key in ipairs(KEYS) do
+  local held = redis.call('GET', key)
+  if held and string.sub(held, 1, 1) == 'P' and string.sub(held, 15, 30) == ARGV[1] then
+    if ARGV[2] == 'forget' then
+      redis.call('DEL', key)
+    else
+      redis.call('SET', key, 'P' .. string.rep('0', 13) .. ARGV[1] .. string.sub(held, 31),
+        'KEEPTTL')
+    end
+  end
+end
+return 0
+"""
+
+
+def new_owner() -> str:
+    """A token naming one gateway process as the holder of its reservations."""
+    return uuid.uuid4().hex[:OWNER_CHARS]
+
+
+class RedisReservations:
+    """The shared reservation store of every gateway, on `settings.redis_url`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        owner: str | None = None,
+        lease_s: float | None = None,
+    ) -> None:
+        self.owner = owner or new_owner()
+        if len(self.owner) != OWNER_CHARS:
+            raise ValueError(f"owner must have {OWNER_CHARS} characters, got {self.owner!r}")
+        self._prefix = f"{settings.redis_prefix}:req:"
+        self._lease_ms = int(1000 * (settings.reservation_lease_s if lease_s is None else lease_s))
+        self._horizon_ms = int(1000 * settings.retry_horizon_s)
+        # The gateway's whole answer is bounded by the broker timeout; Redis gets the same.
+        self._timeout_s = settings.broker_timeout_s
+        self._where = f"redis at {settings.redis_host}:{settings.redis_port}"
+        self._client = aioredis.Redis.from_url(
+            settings.redis_url,
+            socket_timeout=self._timeout_s,
+            socket_connect_timeout=self._timeout_s,
+        )
+        self._reserve = self._client.register_script(RESERVE)
+        self._accept = self._client.register_script(ACCEPT)
+        self._release = self._client.register_script(RELEASE)
+
+    def key(self, request_id: str) -> str:
+        return self._prefix + request_id
+
+    async def reserve(self, claims: Sequence[Claim]) -> list[Held]:
+        if not claims:
+            return []
+        keys = [self.key(claim.request_id) for claim in claims]
+        args: list[bytes | str | int] = [self._lease_ms, self._horizon_ms, self.owner]
+        args += [claim.raw for claim in claims]
+        replies = await self._call(self._reserve(keys=keys, args=args))
+        return [_held(reply, claim) for reply, claim in zip(replies, claims, strict=True)]
+
+    async def accept(self, request_ids: Sequence[str]) -> int:
+        if not request_ids:
+            return 0
+        keys = [self.key(request_id) for request_id in request_ids]
+        return int(await self._call(self._accept(keys=keys, args=[self._horizon_ms, self.owner])))
+
+    async def release(self, request_ids: Sequence[str], *, maybe_sent: bool) -> None:
+        if not request_ids:
+            return
+        keys = [self.key(request_id) for request_id in request_ids]
+        mode = "expire" if maybe_sent else "forget"
+        await self._call(self._release(keys=keys, args=[self.owner, mode]))
+
+    async def healthy(self) -> bool:
+        try:
+            await self._call(self._client.ping())
+        except ReservationsUnavailable:
+            return False
+        return True
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def _call(self, call: Awaitable[T]) -> T:
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                return await call
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise ReservationsUnavailable(f"{self._where}: {exc!r}") from exc
+
+
+def _held(reply: bytes, claim: Claim) -> Held:
+    verdict = Verdict(reply[:1].decode())
+    if verdict is Verdict.RESERVED:
+        return Held(verdict, claim.raw)
+    return Held(verdict, reply[1:])
