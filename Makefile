@@ -24,10 +24,10 @@ setup-system: ## Debian tools the tests use (browser, node); skipped when presen
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$pkgs; \
 	fi
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,rocksdb]' --config-settings editable_mode=compat
+	$(PY) -m pip install -q -e '.[dev,rocksdb,load,profile,bench]' -c constraints.txt --config-settings editable_mode=compat
 	@touch $@
 
 venv: $(VENV)/.installed ## Python virtualenv with the project and dev tools
@@ -87,6 +87,10 @@ bench: setup ## Benchmarks that print numbers (ingest, streams, stores)
 	$(SQUID) stack up
 	$(SQUID) bench ingest
 	$(SQUID) bench streams
+
+audit: venv ## Known vulnerabilities of constraints.txt (pip-audit; AUDIT_SERVICE=osv|pypi; docs/security.md)
+	$(BIN)/pip-audit --requirement constraints.txt --no-deps --disable-pip --strict --progress-spinner off \
+	  --vulnerability-service $${AUDIT_SERVICE:-osv}
 
 clean: ## Remove the virtualenv and caches (not the stack's data)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
