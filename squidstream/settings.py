@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,8 +38,15 @@ class Settings(BaseSettings):
     events_topic: str = "game-events"
     events_partitions: int = Field(4, ge=1, le=1024)
     dead_letter_topic: str = "game-events-dlq"
-    # Brokers of the local stack (KRaft); the events topic's replication and min ISR.
+    # Brokers of the local stack (KRaft). One broker listens on kafka_port (controller on
+    # kafka_controller_port). A cluster of N > 1 never uses those two: broker i (1..N)
+    # listens on kafka_port + 100*i and its controller on kafka_controller_port + 100*i
+    # (9192/9193, 9292/9293, 9392/9393 for three), so a cluster and a single broker with
+    # the same settings can run side by side.
     kafka_brokers: int = Field(1, ge=1, le=5)
+    KAFKA_CLUSTER_PORT_STEP: ClassVar[int] = 100
+    # Topics squidstream.topics creates (the events topic among them) get this replication
+    # factor and min.insync.replicas; a factor above the broker count is refused there.
     events_replication_factor: int = Field(1, ge=1, le=5)
     events_min_insync_replicas: int = Field(1, ge=1, le=5)
 
@@ -148,7 +156,12 @@ class Settings(BaseSettings):
 
     @property
     def kafka_bootstrap(self) -> str:
-        return f"{self.kafka_host}:{self.kafka_port}"
+        """Every broker of the local layout (see kafka_brokers), comma-separated."""
+        if self.kafka_brokers == 1:
+            return f"{self.kafka_host}:{self.kafka_port}"
+        step = self.KAFKA_CLUSTER_PORT_STEP
+        ports = (self.kafka_port + step * node for node in range(1, self.kafka_brokers + 1))
+        return ",".join(f"{self.kafka_host}:{port}" for port in ports)
 
     @property
     def rabbitmq_url(self) -> str:

@@ -2,6 +2,10 @@
 
 Our broker runs with topic auto-creation off, so every topic is created here, explicitly,
 with its partition count and infinite retention: `game-events` is the source of truth.
+Every topic gets `settings.events_replication_factor` replicas and
+`min.insync.replicas=settings.events_min_insync_replicas`; a factor above the number of
+brokers the cluster reports, or a min ISR above the factor (every `acks=all` write would
+fail), is refused with a TopicError before anything is created.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from aiokafka.errors import KafkaError
 from squidstream.settings import Settings
 
 TOPIC_ALREADY_EXISTS = 36
+MIN_INSYNC = "min.insync.replicas"
 KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
 
 
@@ -30,6 +35,31 @@ class TopicSpec:
     name: str
     partitions: int
     config: Mapping[str, str] = field(default_factory=dict)
+
+
+def replication_problem(settings: Settings, brokers: int) -> str | None:
+    """Why these settings cannot create a topic on a cluster of `brokers`, or None."""
+    factor, min_isr = settings.events_replication_factor, settings.events_min_insync_replicas
+    if factor > brokers:
+        return (
+            f"replication factor {factor} (SQUID_EVENTS_REPLICATION_FACTOR) is above the"
+            f" {brokers} broker(s) of the cluster at {settings.kafka_bootstrap}; lower it or"
+            f" run more brokers (squidstream stack up --kafka-brokers {factor})"
+        )
+    if min_isr > factor:
+        return (
+            f"min.insync.replicas {min_isr} (SQUID_EVENTS_MIN_INSYNC_REPLICAS) is above the"
+            f" replication factor {factor}: every acks=all write would fail"
+        )
+    return None
+
+
+def new_topic(settings: Settings, spec: TopicSpec) -> NewTopic:
+    """The creation request: the settings' replication and min ISR, unless the spec sets one."""
+    config = {MIN_INSYNC: str(settings.events_min_insync_replicas), **spec.config}
+    return NewTopic(
+        spec.name, spec.partitions, settings.events_replication_factor, topic_configs=config
+    )
 
 
 async def ensure_topics(
@@ -54,12 +84,9 @@ async def create_topics(
     try:
         await admin.start()
         existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(spec.name, spec.partitions, 1, topic_configs=dict(spec.config))
-            for spec in specs
-            if spec.name not in existing
-        ]
+        missing = [new_topic(settings, spec) for spec in specs if spec.name not in existing]
         if missing:
+            await _check_replication(admin, settings)
             response = await admin.create_topics(missing)
             _raise_for_errors(response.topic_errors)
         return await _wait_for_leaders(admin, names, timeout_s)
@@ -67,6 +94,15 @@ async def create_topics(
         raise TopicError(f"cannot create topics {sorted(names)}: {exc!r}") from exc
     finally:
         await admin.close()
+
+
+async def _check_replication(admin: AIOKafkaAdminClient, settings: Settings) -> None:
+    # The brokers the cluster reports alive: a factor they cannot hold fails here, by name,
+    # instead of as Kafka's bare INVALID_REPLICATION_FACTOR.
+    cluster = await admin.describe_cluster()
+    problem = replication_problem(settings, len(cluster["brokers"]))
+    if problem is not None:
+        raise TopicError(problem)
 
 
 def _raise_for_errors(topic_errors: list[tuple[str, int, str | None]]) -> None:

@@ -1,4 +1,5 @@
-"""`squidstream stack up|down|status`: the local servers under `settings.data_dir`."""
+"""`squidstream stack up|down|status|kill|pause|resume|restart`: the local servers under
+`settings.data_dir`; the last four are the fault controls of stack.faults."""
 
 from __future__ import annotations
 
@@ -7,13 +8,21 @@ import logging
 import sys
 
 from squidstream.settings import Settings, load_settings
-from stack import manager
+from stack import faults, manager
 from stack.errors import StackError
 from stack.servers import SQL_DEFAULT_PORTS, SQL_SERVERS
+from stack.servers.kafka import MAX_BROKERS
+
+FAULT_HELP = {
+    "kill": "SIGKILL one server (its whole process group); returns once it is gone",
+    "pause": "SIGSTOP one server; it keeps its sockets but answers nothing",
+    "resume": "SIGCONT a paused server",
+    "restart": "start a killed server again and wait until it is healthy",
+}
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `stack` with its `up`, `down` and `status` subcommands."""
+    """Add `stack` with `up`, `down`, `status` and the fault controls."""
     parser = subparsers.add_parser("stack", help="start, stop and check the local servers")
     actions = parser.add_subparsers(dest="stack_command", metavar="ACTION", required=True)
     for name, handler, text in (
@@ -29,13 +38,36 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             choices=manager.server_names(),
             help=f"act on these servers only ({', '.join(manager.server_names())})",
         )
-        action.add_argument(
-            "--sql",
-            choices=sorted(SQL_SERVERS),
-            help="the SQL server to run (sets SQUID_SQL_SERVER for this command; without"
-            f" SQUID_SQL_PORT it listens on its own default port: {_default_ports()})",
-        )
+        _add_layout_options(action)
         action.set_defaults(func=handler)
+    for name, text in FAULT_HELP.items():
+        action = actions.add_parser(name, help=text, description=text)
+        action.add_argument(
+            "name",
+            metavar="NAME",
+            choices=manager.server_names(),
+            help=f"the server ({', '.join(manager.server_names())})",
+        )
+        _add_layout_options(action)
+        action.set_defaults(func=_fault, fault=name)
+
+
+def _add_layout_options(action: argparse.ArgumentParser) -> None:
+    action.add_argument(
+        "--sql",
+        choices=sorted(SQL_SERVERS),
+        help="the SQL server to run (sets SQUID_SQL_SERVER for this command; without"
+        f" SQUID_SQL_PORT it listens on its own default port: {_default_ports()})",
+    )
+    action.add_argument(
+        "--kafka-brokers",
+        type=int,
+        choices=range(1, MAX_BROKERS + 1),
+        metavar="N",
+        help="Kafka brokers (sets SQUID_KAFKA_BROKERS for this command): 1 is `kafka` on"
+        " SQUID_KAFKA_PORT; N > 1 runs kafka-1 .. kafka-N, node i on SQUID_KAFKA_PORT + 100*i"
+        " (controller SQUID_KAFKA_CONTROLLER_PORT + 100*i)",
+    )
 
 
 def _default_ports() -> str:
@@ -49,13 +81,16 @@ def command_settings(args: argparse.Namespace) -> Settings:
     on 3306; an explicit SQUID_SQL_PORT always wins.
     """
     settings = load_settings()
+    update: dict[str, object] = {}
+    brokers: int | None = getattr(args, "kafka_brokers", None)
+    if brokers is not None:
+        update["kafka_brokers"] = brokers
     chosen: str | None = args.sql
-    if chosen is None:
-        return settings
-    update: dict[str, object] = {"sql_server": chosen}
-    if "sql_port" not in settings.model_fields_set:
-        update["sql_port"] = SQL_DEFAULT_PORTS[chosen]
-    return settings.model_copy(update=update)
+    if chosen is not None:
+        update["sql_server"] = chosen
+        if "sql_port" not in settings.model_fields_set:
+            update["sql_port"] = SQL_DEFAULT_PORTS[chosen]
+    return settings.model_copy(update=update) if update else settings
 
 
 def _sql_hint(settings: Settings) -> str:
@@ -103,6 +138,23 @@ def _status(args: argparse.Namespace) -> int:
         return 1
     print(format_table(rows))
     return 0 if all(row.healthy for row in rows) else 1
+
+
+def _fault(args: argparse.Namespace) -> int:
+    _quiet_drivers()
+    try:
+        settings = command_settings(args)
+        if args.fault == "restart":
+            faults.restart(settings, args.name)
+            return 0
+        act = {"kill": faults.kill, "pause": faults.pause, "resume": faults.resume}[args.fault]
+        record = act(settings, args.name)
+    except StackError as exc:
+        print(f"squidstream stack {args.fault} failed: {exc}", file=sys.stderr)
+        return 1
+    done = {"kill": "killed", "pause": "paused", "resume": "resumed"}[args.fault]
+    manager.print_report(f"{args.name}: {done} (pid {record.pid} and its process group)")
+    return 0
 
 
 def format_table(rows: list[manager.ServerStatus]) -> str:

@@ -14,7 +14,7 @@ from stack import process
 from stack.errors import StackError
 from stack.paths import StackPaths
 from stack.ports import port_free, port_owner
-from stack.servers import SERVER_CLASSES, SQL_SERVERS, Server, selected_classes
+from stack.servers import ALL_CLASSES, SQL_SERVERS, Server, selected_classes
 from stack.servers.base import Report
 from stack.starter import probe, running_record, start_all
 
@@ -24,33 +24,52 @@ def print_report(message: str) -> None:
 
 
 def server_names(settings: Settings | None = None) -> list[str]:
-    """Every server the stack knows, or only those these settings run (one SQL server)."""
-    classes = SERVER_CLASSES if settings is None else selected_classes(settings)
+    """Every server the stack knows (each broker of a cluster too), or only those these
+    settings run (one SQL server, one Kafka layout)."""
+    classes = ALL_CLASSES if settings is None else selected_classes(settings)
     return [cls.name for cls in classes]
 
 
 def make_servers(settings: Settings, only: Sequence[str] | None = None) -> list[Server]:
-    """The servers to act on, in start order; unknown or unselected names are a StackError."""
-    unknown = sorted(set(only or ()) - set(server_names()))
+    """The servers to act on, in start order; unknown or unselected names are a StackError.
+
+    `kafka` in `only` means every broker of the Kafka layout (kafka-1 .. kafka-N of a cluster).
+    """
+    wanted = set(only or ())
+    unknown = sorted(wanted - set(server_names()))
     if unknown:
         raise StackError(f"unknown server(s) {', '.join(unknown)}; known: {server_names()}")
-    unselected = sorted(set(only or ()) & set(SQL_SERVERS) - {settings.sql_server})
-    if unselected:
-        name = unselected[0]
+    selected = selected_classes(settings)
+    if "kafka" in wanted:
+        wanted |= {cls.name for cls in selected if cls.name.startswith("kafka")}
+    _refuse_unselected(settings, sorted(wanted - {cls.name for cls in selected} - {"kafka"}))
+    paths = StackPaths(settings.data_dir)
+    return [cls(settings, paths) for cls in selected if not only or cls.name in wanted]
+
+
+def _refuse_unselected(settings: Settings, names: list[str]) -> None:
+    """A StackError telling which setting would select the first of these servers."""
+    if not names:
+        return
+    name = names[0]
+    if name in SQL_SERVERS:
         raise StackError(
             f"{name} is not the SQL server of these settings (sql_server={settings.sql_server});"
             f" add --sql {name} or set SQUID_SQL_SERVER={name}"
         )
-    paths = StackPaths(settings.data_dir)
-    classes = selected_classes(settings)
-    return [cls(settings, paths) for cls in classes if not only or cls.name in only]
+    raise StackError(
+        f"{name} is not a broker of these settings (kafka_brokers={settings.kafka_brokers});"
+        " add --kafka-brokers N or set SQUID_KAFKA_BROKERS=N with N of at least its number"
+    )
 
 
-def _other_sql_servers(settings: Settings) -> list[Server]:
-    """The SQL servers these settings do not select that still have a pid file (for `down`)."""
+def _unselected_with_pid_files(settings: Settings) -> list[Server]:
+    """Servers these settings do not select (the other SQL server, the other Kafka layout)
+    that still have a pid file: `down` stops them too."""
     paths = StackPaths(settings.data_dir)
-    others = [cls(settings, paths) for cls in SQL_SERVERS.values()]
-    return [s for s in others if s.name != settings.sql_server and s.pid_path.exists()]
+    selected = set(selected_classes(settings))
+    others = [cls(settings, paths) for cls in ALL_CLASSES if cls not in selected]
+    return [server for server in others if server.pid_path.exists()]
 
 
 @contextmanager
@@ -98,11 +117,12 @@ def down(
 ) -> None:
     """Stop the processes that `up` recorded, newest server first; leave anything else alone.
 
-    Without `only`, a SQL server started under another `sql_server` setting is stopped too.
+    Without `only`, a SQL server started under another `sql_server` setting is stopped too,
+    and so is a Kafka layout (single broker or cluster) started under another `kafka_brokers`.
     """
     servers = make_servers(settings, only)
     if not only:
-        servers += _other_sql_servers(settings)
+        servers += _unselected_with_pid_files(settings)
     paths = StackPaths(settings.data_dir)
     paths.create()
     with stack_lock(paths, report):

@@ -127,6 +127,28 @@ def why_not_ours(record: PidRecord) -> str:
     return f"pid {record.pid} runs `{cmdline(record.pid)[:200]}`, not `...{record.marker}...`"
 
 
+def group_alive(record: PidRecord) -> bool:
+    """True while any process of the recorded group (the server and its helpers) is alive."""
+    return _group_alive(record.pid)
+
+
+def state(pid: int) -> str | None:
+    """The process state letter from /proc (R, S, T for stopped, Z...), or None if gone."""
+    fields = _stat_fields(pid)
+    return fields[0] if fields else None
+
+
+def signal_ours(record: PidRecord, signum: int) -> None:
+    """Send signum to the recorded process group, after checking it is still our process.
+
+    The check (pid, start time and command line) keeps a stale pid file from ever making us
+    signal a stranger that reused the pid.
+    """
+    if not is_ours(record):
+        raise StackError(f"refusing to signal: {why_not_ours(record)}")
+    _signal(record, signum)
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -140,12 +162,18 @@ def _group_alive(pgid: int) -> bool:
 
 
 def _live_members(pgid: int) -> bool:
+    return bool(group_members(pgid))
+
+
+def group_members(pgid: int) -> dict[int, str]:
+    """Pid -> state letter of every live (not zombie) process in the process group."""
+    members: dict[int, str] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             fields = _stat_fields(int(entry.name))
             if fields and fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
-                return True
-    return False
+                members[int(entry.name)] = fields[0]
+    return members
 
 
 def _signal(record: PidRecord, signum: int) -> None:

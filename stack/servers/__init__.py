@@ -5,14 +5,19 @@ from __future__ import annotations
 from squidstream.settings import Settings
 from stack.servers.base import Server
 from stack.servers.ferretdb import FerretDB
-from stack.servers.kafka import Kafka
+from stack.servers.kafka import MAX_BROKERS, Kafka, broker_class, cluster_classes
 from stack.servers.mariadb import MariaDB
 from stack.servers.rabbitmq import RabbitMQ
 from stack.servers.redis import Redis
 from stack.servers.tidb import TiDB
 
 # Fast starters first so their output comes early; `up` waits for all of them together.
+# Kafka stands for the Kafka layout: itself, or kafka-1 .. kafka-N (settings.kafka_brokers).
 SERVER_CLASSES: tuple[type[Server], ...] = (Redis, MariaDB, TiDB, FerretDB, RabbitMQ, Kafka)
+# Every server a stack can run under some settings (for names on the command line).
+ALL_CLASSES: tuple[type[Server], ...] = SERVER_CLASSES + tuple(
+    broker_class(node) for node in range(1, MAX_BROKERS + 1)
+)
 # The SQL servers by their `sql_server` setting; a stack runs exactly one of them.
 SQL_SERVERS: dict[str, type[Server]] = {"mariadb": MariaDB, "tidb": TiDB}
 # The port each SQL server listens on when SQUID_SQL_PORT is not set (`stack up --sql NAME`).
@@ -20,13 +25,21 @@ SQL_DEFAULT_PORTS: dict[str, int] = {"mariadb": 3306, "tidb": 4000}
 
 
 def selected_classes(settings: Settings) -> tuple[type[Server], ...]:
-    """The servers these settings run, in start order: the SQL one is `settings.sql_server`."""
+    """The servers these settings run, in start order: the SQL one is `settings.sql_server`,
+    Kafka one broker or `settings.kafka_brokers` nodes."""
     chosen = SQL_SERVERS[settings.sql_server]
     others = set(SQL_SERVERS.values()) - {chosen}
-    return tuple(cls for cls in SERVER_CLASSES if cls not in others)
+    selected: list[type[Server]] = []
+    for cls in SERVER_CLASSES:
+        if cls is Kafka:
+            selected += cluster_classes(settings.kafka_brokers)
+        elif cls not in others:
+            selected.append(cls)
+    return tuple(selected)
 
 
 __all__ = [
+    "ALL_CLASSES",
     "SERVER_CLASSES",
     "SQL_DEFAULT_PORTS",
     "SQL_SERVERS",

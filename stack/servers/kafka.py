@@ -1,4 +1,12 @@
-"""Kafka 4 in KRaft combined mode, from Maven Central jars resolved by stack/kafka/pom.xml."""
+"""Kafka 4 in KRaft combined mode, from Maven Central jars resolved by stack/kafka/pom.xml.
+
+`Kafka` is the single broker (`kafka`, settings.kafka_port). With settings.kafka_brokers = N > 1
+the stack runs `kafka-1` .. `kafka-N` instead (`broker_class(i)`): every node is a broker and a
+controller (all N are voters), each with its own config, data folder, log and pid file, on the
+ports of `broker_ports` (the layout is described at Settings.kafka_brokers). They share the
+jars and one cluster id, kept in kafka/cluster.id so a node formatted later joins the same
+cluster.
+"""
 
 from __future__ import annotations
 
@@ -8,35 +16,47 @@ import shutil
 import subprocess
 import time
 import uuid
+from functools import cache
 from pathlib import Path
+from typing import ClassVar, cast
 
+from aiokafka import AIOKafkaClient
 from aiokafka.admin import AIOKafkaAdminClient
 
 from stack.errors import ServerError
 from stack.install import ensure_packages, require_binary
 from stack.servers.base import STACK_SOURCES, Report, Server
-from stack.servers.kafka_config import log4j2_xml, server_properties
+from stack.servers.kafka_config import broker_ports, log4j2_xml, server_properties
 
 POM = STACK_SOURCES / "kafka" / "pom.xml"
 HEAP = ("-Xms256m", "-Xmx1g")
+# Three JVMs share our 2 cores and the other engineers' servers: a smaller heap each.
+CLUSTER_HEAP = ("-Xms128m", "-Xmx512m")
+MAX_BROKERS = 5
 
 
 class Kafka(Server):
     name = "kafka"
     start_timeout_s = 120.0
     stop_timeout_s = 60.0
+    # 0: the single broker; 1..N: a node of an N-broker cluster (its node.id).
+    node_id: ClassVar[int] = 0
 
     @property
     def port(self) -> int:
-        return self.settings.kafka_port
+        return broker_ports(self.settings, self.node_id)[0]
 
     @property
     def ports(self) -> tuple[int, ...]:
-        return (self.port, self.settings.kafka_controller_port)
+        return broker_ports(self.settings, self.node_id)
+
+    @property
+    def port_setting(self) -> str:
+        return "SQUID_KAFKA_PORT"
 
     @property
     def home(self) -> Path:
-        """Jars and generated config; the log segments live in data/kafka."""
+        """Jars (shared by every broker) and the cluster id; the segments live in data/NAME."""
         return self.paths.root / "kafka"
 
     @property
@@ -45,7 +65,13 @@ class Kafka(Server):
 
     @property
     def config(self) -> Path:
-        return self.home / "server.properties"
+        if self.node_id == 0:
+            return self.home / "server.properties"
+        return self.home / self.name / "server.properties"
+
+    @property
+    def cluster_id_path(self) -> Path:
+        return self.home / "cluster.id"
 
     @property
     def marker(self) -> str:
@@ -85,15 +111,23 @@ class Kafka(Server):
 
     def _write_config(self) -> None:
         # Regenerated on every start so a port change in the settings takes effect.
-        text = server_properties(self.settings, self.bind_host, self.data_dir)
+        text = server_properties(self.settings, self.bind_host, self.data_dir, self.node_id)
+        self.config.parent.mkdir(parents=True, exist_ok=True)
         self.config.write_text(text, encoding="utf-8")
         (self.home / "log4j2.xml").write_text(log4j2_xml(), encoding="utf-8")
 
+    def _cluster_id(self) -> str:
+        """The single broker gets a fresh id; cluster nodes share the one in kafka/cluster.id."""
+        if self.node_id == 0:
+            return new_cluster_id()
+        if not self.cluster_id_path.exists():
+            self.cluster_id_path.write_text(new_cluster_id() + "\n", encoding="ascii")
+        return self.cluster_id_path.read_text(encoding="ascii").strip()
+
     def _format_storage(self, report: Report) -> None:
-        report("kafka: formatting the KRaft storage (first run only)")
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
+        report(f"{self.name}: formatting the KRaft storage (first run only)")
         argv = [*self._java(), "kafka.tools.StorageTool", "format"]
-        argv += ["-t", cluster_id, "-c", str(self.config)]
+        argv += ["-t", self._cluster_id(), "-c", str(self.config)]
         with self.log_path.open("a", encoding="utf-8") as log:
             done = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, check=False)
         if done.returncode != 0:
@@ -102,7 +136,7 @@ class Kafka(Server):
     def _java(self) -> list[str]:
         return [
             require_binary("java", "openjdk-17-jre-headless"),
-            *HEAP,
+            *(HEAP if self.node_id == 0 else CLUSTER_HEAP),
             "-XX:+UseG1GC",
             "-XX:MaxGCPauseMillis=20",
             "-Djava.awt.headless=true",
@@ -115,6 +149,12 @@ class Kafka(Server):
         return [*self._java(), "kafka.Kafka", str(self.config)]
 
     async def check(self) -> None:
+        if self.node_id == 0:
+            await self._check_single()
+        else:
+            await self._check_node()
+
+    async def _check_single(self) -> None:
         admin = AIOKafkaAdminClient(
             bootstrap_servers=f"{self.settings.kafka_host}:{self.port}", request_timeout_ms=5000
         )
@@ -123,3 +163,38 @@ class Kafka(Server):
             await admin.list_topics()
         finally:
             await admin.close()
+
+    async def _check_node(self) -> None:
+        # bootstrap() asks this very broker for metadata (an admin call may go to any node),
+        # and a broker lists itself only once the controllers have unfenced it.
+        client = AIOKafkaClient(
+            bootstrap_servers=f"{self.settings.kafka_host}:{self.port}", request_timeout_ms=5000
+        )
+        try:
+            await client.bootstrap()
+            alive = {broker.nodeId for broker in client.cluster.brokers()}
+        finally:
+            await client.close()
+        if self.node_id not in alive:
+            raise RuntimeError(f"broker {self.node_id} is not in its own metadata: {alive}")
+
+
+def new_cluster_id() -> str:
+    """A random KRaft cluster id (22 characters of URL-safe base64, as kafka-storage makes)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
+
+
+@cache
+def broker_class(node_id: int) -> type[Kafka]:
+    """The server class of node `node_id` (1..MAX_BROKERS) of a cluster: named kafka-ID."""
+    if not 1 <= node_id <= MAX_BROKERS:
+        raise ValueError(f"node id {node_id} outside 1..{MAX_BROKERS}")
+    attributes = {"name": f"kafka-{node_id}", "node_id": node_id, "__module__": __name__}
+    return cast(type[Kafka], type(f"KafkaBroker{node_id}", (Kafka,), attributes))
+
+
+def cluster_classes(brokers: int) -> tuple[type[Kafka], ...]:
+    """The servers of the Kafka layout: the single broker, or kafka-1 .. kafka-N."""
+    if brokers == 1:
+        return (Kafka,)
+    return tuple(broker_class(node) for node in range(1, brokers + 1))

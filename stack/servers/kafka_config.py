@@ -1,4 +1,4 @@
-"""The generated Kafka files: server.properties for a single KRaft node, and log4j2.xml."""
+"""The generated Kafka files: server.properties for a KRaft node (single or clustered), log4j2."""
 
 from __future__ import annotations
 
@@ -7,14 +7,59 @@ from pathlib import Path
 from squidstream.settings import Settings
 
 
-def server_properties(settings: Settings, host: str, log_dir: Path) -> str:
-    """A broker+controller node with a static one-voter quorum, sized for a 2-core machine."""
-    broker = f"{host}:{settings.kafka_port}"
-    controller = f"{host}:{settings.kafka_controller_port}"
+def broker_ports(settings: Settings, node_id: int) -> tuple[int, int]:
+    """(client port, controller port) of node 0 (the single broker) or node 1..N of a cluster.
+
+    The layout of Settings.kafka_brokers: the cluster's ports are a step of 100 per node above
+    the single broker's, so the two never collide. Settings.kafka_bootstrap lists the same.
+    """
+    offset = settings.KAFKA_CLUSTER_PORT_STEP * node_id
+    return settings.kafka_port + offset, settings.kafka_controller_port + offset
+
+
+def _voters(settings: Settings, host: str, node_id: int) -> str:
+    if node_id == 0:
+        return f"1@{host}:{settings.kafka_controller_port}"
+    nodes = range(1, settings.kafka_brokers + 1)
+    return ",".join(f"{node}@{host}:{broker_ports(settings, node)[1]}" for node in nodes)
+
+
+def _replication(brokers: int) -> dict[str, str]:
+    """Internal topics replicated over up to 3 brokers, writable with one of them down."""
+    factor, min_isr = str(min(3, brokers)), str(min(2, brokers))
+    return {
+        # Topics created without a factor (never by us: squidstream.topics always sets one).
+        "default.replication.factor": str(brokers),
+        # The broker-wide default stays 1: a topic made elsewhere with one replica must stay
+        # writable with acks=all; our topics set their own (settings.events_min_insync_replicas).
+        "min.insync.replicas": "1",
+        "offsets.topic.replication.factor": factor,
+        "transaction.state.log.replication.factor": factor,
+        "transaction.state.log.min.isr": min_isr,
+        "share.coordinator.state.topic.replication.factor": factor,
+        "share.coordinator.state.topic.min.isr": min_isr,
+    }
+
+
+def _failover(brokers: int) -> dict[str, str]:
+    """A cluster notices a killed broker in 4 s instead of 9 s (loopback, no network blips)."""
+    if brokers == 1:
+        return {}
+    return {"broker.session.timeout.ms": "4000", "broker.heartbeat.interval.ms": "1000"}
+
+
+def server_properties(settings: Settings, host: str, log_dir: Path, node_id: int = 0) -> str:
+    """A broker+controller node with a static quorum of every node, sized for 2 cores.
+
+    node_id 0 is the single broker (node.id 1, one voter); 1..N a node of the cluster.
+    """
+    port, controller_port = broker_ports(settings, node_id)
+    brokers = settings.kafka_brokers if node_id else 1
+    broker, controller = f"{host}:{port}", f"{host}:{controller_port}"
     lines = {
         "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.voters": f"1@{controller}",
+        "node.id": str(max(node_id, 1)),
+        "controller.quorum.voters": _voters(settings, host, node_id),
         "listeners": f"PLAINTEXT://{broker},CONTROLLER://{controller}",
         "advertised.listeners": f"PLAINTEXT://{broker}",
         "controller.listener.names": "CONTROLLER",
@@ -24,17 +69,12 @@ def server_properties(settings: Settings, host: str, log_dir: Path) -> str:
         # Topics are created explicitly (squidstream.topics.ensure_topics), never by a typo.
         "auto.create.topics.enable": "false",
         "num.partitions": "1",
-        "default.replication.factor": "1",
-        "min.insync.replicas": "1",
-        "offsets.topic.replication.factor": "1",
+        **_replication(brokers),
         # Fewer offsets partitions: the first consumer group is ready in seconds, not a minute.
         "offsets.topic.num.partitions": "8",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
         "transaction.state.log.num.partitions": "4",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
+        **_failover(brokers),
         "num.network.threads": "2",
         "num.io.threads": "4",
     }
