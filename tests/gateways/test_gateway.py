@@ -18,7 +18,7 @@ from gateways.errors import (
 )
 from gateways.events import Encoded, play, validate
 from gateways.gateway import Gateway
-from gateways.reservations import Claim, Verdict
+from gateways.reservations import Claim, Held, Verdict
 from gateways.reservations.memory import MemoryReservations, MemoryStore
 from proto import game_pb2
 from squidstream.contract import OCCURRED_AT_MAX_MS, OCCURRED_AT_MIN_MS
@@ -138,6 +138,20 @@ async def test_broker_down_releases_the_reservation_so_a_retry_elsewhere_decides
     assert rabbitmq.emitted == [event]
 
 
+class WatchedReservations(MemoryReservations):
+    """Sets `waiting` once a reserve finds another publish's live lease."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        super().__init__(store)
+        self.waiting = asyncio.Event()
+
+    async def reserve(self, claims: Sequence[Claim]) -> list[Held]:
+        held = await super().reserve(claims)
+        if any(found.verdict is Verdict.PENDING for found in held):
+            self.waiting.set()
+        return held
+
+
 class UnsureEmitter(MemoryEmitter):
     """Keeps the events but reports a timeout, as a broker that acks too late would."""
 
@@ -161,7 +175,12 @@ async def test_a_retry_while_the_first_publish_is_pending_waits_for_its_answer()
     store, slow, rabbitmq = MemoryStore(), GatedEmitter("kafka"), MemoryEmitter("rabbitmq")
     first = asyncio.create_task(_gateway(slow, store).play_one(_req("a")))
     await slow.entered.wait()
-    retry = asyncio.create_task(_gateway(rabbitmq, store).play_one(_req("a")))
+    watched = WatchedReservations(store)
+    retrying = Gateway(
+        rabbitmq, watched, gateway_id="rabbitmq-gw", max_players=100, pending_wait_s=5.0
+    )
+    retry = asyncio.create_task(retrying.play_one(_req("a")))
+    await watched.waiting.wait()  # the retry found the live lease
     slow.gate.set()
     answers = await asyncio.gather(first, retry)
     assert answers[0].SerializeToString() == answers[1].SerializeToString()
