@@ -1,0 +1,53 @@
+"""Percentiles and latency summaries: the arithmetic every section of the report shares."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """The nearest-rank percentile (0 < q <= 100): a value that was actually observed.
+
+    Interpolating between samples would report latencies no call had; with few samples
+    (a quick run's probes) the difference is visible.
+    """
+    if not samples:
+        raise ValueError("no samples")
+    if not 0 < q <= 100:
+        raise ValueError(f"percentile {q} is outside (0, 100]")
+    ordered = sorted(samples)
+    rank = math.ceil(q / 100 * len(ordered))
+    return ordered[max(0, rank - 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """p50/p95/p99 in milliseconds over `samples` observations."""
+
+    samples: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+    @classmethod
+    def of(cls, samples_ms: Sequence[float]) -> Latency | None:
+        if not samples_ms:
+            return None
+        return cls(
+            samples=len(samples_ms),
+            p50_ms=round(percentile(samples_ms, 50), 3),
+            p95_ms=round(percentile(samples_ms, 95), 3),
+            p99_ms=round(percentile(samples_ms, 99), 3),
+        )
+
+
+def rate(count: int, seconds: float) -> float:
+    """Per-second rate; zero for an empty interval rather than a division error."""
+    return count / seconds if seconds > 0 else 0.0
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    """numerator / denominator, or None when the denominator was not measured."""
+    return numerator / denominator if denominator > 0 else None
