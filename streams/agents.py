@@ -1,4 +1,4 @@
-"""The table agent, and the rule for every agent and task: a fatal error stops the worker.
+"""The rule for every agent and task of the worker: a fatal error stops the worker.
 
 Faust's default agent supervisor restarts a crashed agent and drops the event it crashed on,
 and a failed task leaves the rest of the worker running: either way a worker could stay up
@@ -15,37 +15,13 @@ import logging
 import os
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import faust
-from faust.types import StreamT
-
-from streams.tables import Tables, apply_deltas, valid_deltas
 
 log = logging.getLogger(__name__)
 # EX_SOFTWARE, used when Faust's own shutdown does not finish within STOP_GRACE_S.
 FATAL_EXIT_STATUS = 70
 STOP_GRACE_S = 15.0
-
-
-def register_agents(app: faust.App, deltas_topic: Any, tables: Tables) -> None:
-    """Attach the table agent; its topic is partitioned like game-events (same numbers)."""
-
-    @app.agent(deltas_topic, name="squid-tables", concurrency=1)
-    async def fold_into_tables(stream: StreamT[Any]) -> None:
-        # One record per source partition per projected batch: a few per second, so Faust's
-        # per-event cost is irrelevant here, and table writes land on the right changelog
-        # partition because the current event's partition is the source partition.
-        try:
-            async for event in stream.events():
-                message = event.message
-                deltas = valid_deltas(event.value)
-                if deltas is None:
-                    log.warning("skipped malformed table deltas at offset %d", message.offset)
-                    continue
-                apply_deltas(tables, message.partition, deltas)
-        except Exception as exc:  # e.g. PartitionsMismatch: never restart and skip the event
-            await crash_worker(app, "table agent squid-tables", exc)
 
 
 def fatal_task(

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 import faust
 
 from squidstream.settings import Settings, get_settings
-from streams.agents import fatal_task, register_agents
+from streams.agents import fatal_task
 from streams.bridge import Bridge
-from streams.consumer import ProjectionConsumer, WorkerStats
+from streams.projection_agent import ProjectionAgent
 from streams.tables import Tables, define_tables, snapshot
-from streams.topics import deltas_topic, ensure_worker_topics, worker_topics
+from streams.topics import ensure_worker_topics, worker_topics
 
 log = logging.getLogger(__name__)
 
@@ -31,18 +32,25 @@ class SquidApp(faust.App):
         )
 
 
+def instance_id(settings: Settings) -> str:
+    """This worker's static group membership id: a restart under it keeps the partitions."""
+    return settings.worker_instance_id or f"{socket.gethostname()}-{settings.faust_web_port}"
+
+
 def create_app(settings: Settings) -> SquidApp:
-    """Build the app, its tables, table agent, projection and bridge tasks and web page."""
+    """Build the app, its tables, the projection agent, the bridge task and web page."""
     app = SquidApp(
         settings.faust_app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=settings.faust_store,
         web_host=settings.faust_web_host,
+        web_bind=settings.faust_web_host,
         web_port=settings.faust_web_port,
         topic_partitions=settings.events_partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.events_replication_factor,
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
+        consumer_group_instance_id=instance_id(settings),
         # Keys carry their source partition; standbys would make a worker report others' keys.
         table_standby_replicas=0,
         producer_acks=-1,
@@ -50,41 +58,31 @@ def create_app(settings: Settings) -> SquidApp:
         broker_heartbeat_interval=max(1.0, settings.consumer_session_timeout_s / 4),
     )
     app.squid_settings = settings
-    deltas = app.topic(
-        deltas_topic(settings),
-        key_serializer="raw",
-        # Raw, decoded by streams.tables.valid_deltas: a record Faust cannot decode would be
-        # thrown into the agent, and an agent error stops the worker.
-        value_serializer="raw",
-        partitions=settings.events_partitions,
-    )
     tables = define_tables(app)
-    stats = WorkerStats()
+    projection = ProjectionAgent(app, settings, tables)
+    projection.register()
     bridge = Bridge(settings)
-    projection = ProjectionConsumer(settings, stats)
-    register_agents(app, deltas, tables)
-    app.task(fatal_task(app, "projection consumer", projection.run))
     app.task(fatal_task(app, "rabbitmq bridge", bridge.run))
-    register_page(app, settings, tables, stats, bridge)
+    register_page(app, tables, projection, bridge)
     return app
 
 
 def register_page(
-    app: faust.App, settings: Settings, tables: Tables, stats: WorkerStats, bridge: Bridge
+    app: faust.App, tables: Tables, projection: ProjectionAgent, bridge: Bridge
 ) -> None:
     """GET /squid/tables/: this worker's table values and counters, as JSON."""
 
     @app.page("/squid/tables/")
     async def squid_tables(web: Any, request: Any) -> Any:
-        assigned = {
-            tp.partition for tp in app.consumer.assignment() if tp.topic == deltas_topic(settings)
-        }
-        body = snapshot(tables, assigned)
-        body["partitions"] = sorted(assigned)
+        owned = projection.owned()
+        body = snapshot(tables, owned)
+        body["partitions"] = sorted(owned)
+        projector = projection.projector
         body["worker"] = {
-            "batches": stats.batches,
-            "projected": stats.projected,
-            "dead_letters": stats.dead_letters + bridge.dead_letters,
+            "batches": projector.batches if projector else 0,
+            "projected": projector.projected if projector else 0,
+            "dead_letters": (projector.dead_letters.count if projector else 0)
+            + bridge.dead_letters,
             "bridge_forwarded": bridge.forwarded,
         }
         return web.json(body)

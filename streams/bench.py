@@ -18,9 +18,9 @@ from squidstream.topics import ensure_topics
 from streams.bench_stores import clean_up, store_rates
 from streams.deadletter import new_producer
 from streams.decode import Event, encode
+from streams.log_reader import end_offsets, open_reader
 from streams.naive import naive_drain
-from streams.project import Projector, open_projections
-from streams.replay import from_the_start
+from streams.project import close_stores, open_stores
 from streams.synthetic import synthetic_events
 
 WORKER_TIMEOUT_S = 900.0
@@ -65,7 +65,10 @@ async def preload(settings: Settings, events: Sequence[Event]) -> float:
 
 async def bare_drain(settings: Settings) -> float:
     """A bare aiokafka consumer reading every record once: the ceiling for Python here."""
-    async with from_the_start(settings) as (consumer, ends):
+    async with open_reader(settings) as consumer:
+        ends = await end_offsets(consumer, settings)
+        consumer.assign(list(ends))
+        await consumer.seek_to_beginning(*ends)
         total, seen = sum(ends.values()), 0
         started = time.perf_counter()
         while seen < total:
@@ -124,11 +127,12 @@ async def _projected(client: httpx.AsyncClient, url: str) -> int:
 
 
 async def reset_stores(settings: Settings) -> None:
-    projector = Projector(await open_projections(settings))
+    stores = (await open_stores(settings)).all
     try:
-        await projector.reset()
+        for store in stores:
+            await store.reset()
     finally:
-        await projector.close()
+        await close_stores(stores)
 
 
 async def bench(base: Settings, count: int, naive_sample: int) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import aiomysql
@@ -11,14 +12,26 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
 from squidstream.settings import Settings
+from streams.batch import Batch, Span
 from streams.decode import Event
-from streams.project import open_projections
+from streams.project import open_stores
 from streams.sinks import Projection
+
+
+def batches_of(events: Sequence[Event], size: int) -> list[Batch]:
+    """Events laid out at offsets 0.. of partition 0, in batches of `size`, all canonical."""
+    placed = [replace(e, partition=0, offset=i) for i, e in enumerate(events)]
+    batches = []
+    for start in range(0, len(placed), size):
+        chunk = placed[start : start + size]
+        spans = {0: Span(start, start + len(chunk))}
+        batches.append(Batch(chunk, [], spans, len(chunk), list(chunk)))
+    return batches
 
 
 async def store_rates(settings: Settings, events: Sequence[Event], batch: int) -> dict[str, float]:
     """Events/s of each store alone, writing `batch`-event batches one after another."""
-    projections = await open_projections(settings)
+    projections = (await open_stores(settings)).all
     rates: dict[str, float] = {}
     try:
         for projection in projections:
@@ -31,15 +44,16 @@ async def store_rates(settings: Settings, events: Sequence[Event], batch: int) -
 
 
 async def _rate(projection: Projection, events: Sequence[Event], batch: int) -> float:
+    batches = batches_of(events, batch)
     started = time.perf_counter()
-    for start in range(0, len(events), batch):
-        await projection.apply(events[start : start + batch])
+    for one in batches:
+        await projection.apply(one)
     return len(events) / (time.perf_counter() - started)
 
 
 async def clean_up(settings: Settings, topic_prefix: str) -> None:
-    """Delete the bench's topics (events, dead letters, deltas, Faust's), databases and keys."""
-    projections = await open_projections(settings)
+    """Delete the bench's topics (events, dead letters, Faust's), databases and keys."""
+    projections = (await open_stores(settings)).all
     for projection in projections:
         await projection.reset()
         await projection.close()

@@ -9,16 +9,16 @@ from aiokafka import AIOKafkaConsumer
 
 from squidstream.settings import Settings
 from streams.decode import Event, decode
-from streams.project import open_projections
-from streams.replay import end_offsets
+from streams.log_reader import end_offsets
+from streams.project import open_stores
 from streams.sinks.mongo import MongoProjection, document
 from streams.sinks.redis import RedisProjection, game_json
-from streams.sinks.sql import INSERT_ROWS, SqlProjection, new_batch_id, rows_of
+from streams.sinks.sql import SqlProjection, insert_statement, new_batch_id
 
 
 async def naive_drain(settings: Settings, sample: int) -> float:
     """Consume `sample` records one by one, writing each to SQL, Redis and Mongo in turn."""
-    projections = await open_projections(settings)
+    projections = (await open_stores(settings)).all
     sql, redis, mongo = projections
     assert isinstance(sql, SqlProjection)
     assert isinstance(redis, RedisProjection)
@@ -53,7 +53,7 @@ async def _write_one(
     now_ms = int(time.time() * 1000)
     async with sql._pool.acquire() as conn:  # the naive path bypasses the port
         async with conn.cursor() as cur:
-            await cur.execute(INSERT_ROWS, rows_of([event], now_ms, new_batch_id())[0])
+            await cur.execute(insert_statement([event], now_ms, new_batch_id(), conn.escape_string))
         await conn.commit()
     client = redis._client
     await client.zincrby(f"{prefix}:wins", 1, str(event.winner))

@@ -1,13 +1,18 @@
-"""Overlapped projection: fetch and decode batch N+1 while the stores still write batch N.
+"""Overlapped projection: the ledger first, then every other store, committed in order.
 
-Each store has its own lane that applies batches in arrival order (merging batches that
-queued up behind a slow write into one bigger write), so the three stores run side by side
-and the slowest one sets the pace. A committer takes batches in fetch order, waits until all
-three lanes hold a batch, then runs `on_committed` (table deltas, Kafka offset commit).
-Offsets therefore advance strictly in order and only past batches every store committed; at
-most `max_inflight` batches are open, which bounds memory and the re-delivery after a crash.
-A lane or committer task that ends breaks the pipeline: `submit`, `drain` and `check` then
-raise PipelineBroken instead of waiting forever, so the worker fails loudly, never half-dead.
+A batch goes to the ledger's lane (SQL), which applies it and marks its canonical events;
+then to one lane per other store (Redis, Mongo), side by side; a committer takes batches
+in fetch order, waits until every lane holds one, and runs `on_committed` (tables, then
+acknowledging the offsets). Batches that queue behind a slow write are merged into one
+bigger write. At most `max_inflight` batches are open.
+
+Inside a lane, errors are handled by kind (streams.errors): a transient one is retried with
+capped, jittered backoff for as long as it lasts; a poison one is narrowed down by splitting
+the batch until the single refused event is found, which is dead-lettered with the store's
+reason while the rest is applied; a store that is behind (lost writes, or new) catches up
+from the log first. A task that ends, a failing `on_committed`, or a worker that has open
+batches but has committed nothing for `stall_timeout_s` breaks the pipeline: `submit`,
+`drain` and `check` then raise, so the worker stops loudly instead of running half-dead.
 """
 
 from __future__ import annotations
@@ -15,93 +20,84 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
-from aiokafka import ConsumerRecord, TopicPartition
-
-from streams.decode import DeadLetter, Event, decode
-from streams.errors import StreamsError
-from streams.fold import Deltas, by_partition, fold, unique
-from streams.sinks import Projection
+from squidstream.backoff import Backoff
+from streams.batch import Batch, Span, split
+from streams.decode import Event
+from streams.errors import PoisonError, SinkError, StoreBehind, StreamsError, WorkerStalled
+from streams.sinks import Ledger, Projection
 
 log = logging.getLogger(__name__)
-FIRST_BACKOFF_S = 0.2
-MAX_BACKOFF_S = 10.0
-Fetched = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
 T = TypeVar("T")
+# Quarantine one event a store refused: (store name, event, reason).
+Quarantine = Callable[[str, Event, str], Awaitable[None]]
+# The batches that fill a store's gap: (store, partition, from offset, to offset).
+CatchUp = Callable[[Projection, int, int, int], AsyncIterator[Batch]]
 
 
 class PipelineBroken(StreamsError):
     """A store lane or the committer stopped: nothing after it could ever commit."""
 
 
-@dataclass(slots=True)
-class Batch:
-    """Decoded events of one fetch, the offsets to commit after it, its per-partition deltas."""
+@dataclass
+class LaneState:
+    """What a lane is doing, for logs, metrics and the stall report."""
 
-    events: list[Event]
-    offsets: dict[TopicPartition, int]
-    timestamps: dict[int, int]
-    records: int
-    deltas: dict[int, Deltas] = field(default_factory=dict)
-    pending: int = 0
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def store_done(self) -> None:
-        self.pending -= 1
-        if self.pending <= 0:
-            self.done.set()
+    writes: int = 0
+    events: int = 0
+    busy_s: float = 0.0
+    retries: int = 0
+    poison: int = 0
+    last_error: str = ""
 
 
-def make_batch(fetched: Fetched) -> tuple[Batch, list[DeadLetter]]:
-    """Decode a getmany() answer; undecodable records become dead letters."""
-    events: list[Event] = []
-    letters: list[DeadLetter] = []
-    offsets: dict[TopicPartition, int] = {}
-    timestamps: dict[int, int] = {}
-    records = 0
-    for tp, batch in fetched.items():
-        if not batch:
-            continue
-        records += len(batch)
-        offsets[tp] = batch[-1].offset + 1
-        timestamps[tp.partition] = max(record.timestamp for record in batch)
-        for record in batch:
-            decoded = decode(record.value, record.partition, record.offset)
-            if isinstance(decoded, Event):
-                events.append(decoded)
-            else:
-                letters.append(decoded)
-    kept = unique(events)
-    deltas = {partition: fold(group) for partition, group in by_partition(kept).items()}
-    return Batch(kept, offsets, timestamps, records, deltas), letters
-
-
-async def apply_until_done(projection: Projection, events: Sequence[Event]) -> None:
-    """Retry one store with backoff until it took the events (each store is idempotent)."""
-    delay = FIRST_BACKOFF_S
-    while True:
-        try:
-            await projection.apply(events)
-            return
-        except Exception as exc:  # a store being down is retried, never fatal
-            log.warning("%s failed (%s); retrying in %.1fs", projection.name, exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_BACKOFF_S)
+def merge(batches: Sequence[Batch]) -> Batch:
+    """Batches that follow each other in the log as one write (spans joined per partition)."""
+    if len(batches) == 1:
+        return batches[0]
+    spans: dict[int, Span] = {}
+    for batch in batches:
+        for partition, span in batch.spans.items():
+            earlier = spans.get(partition)
+            first = earlier.first if earlier else span.first
+            spans[partition] = Span(first, span.next, span.last_timestamp_ms)
+    return Batch(
+        [e for b in batches for e in b.events],
+        [],
+        spans,
+        sum(b.records for b in batches),
+        [e for b in batches for e in b.canonical],
+    )
 
 
 class Lane:
-    """One store's queue: batches in order, those waiting behind a write merged into one."""
+    """One store's queue of batches, applied in order, exactly once, whatever fails."""
 
-    def __init__(self, projection: Projection, max_events: int) -> None:
-        self.projection = projection
+    def __init__(
+        self,
+        store: Projection,
+        *,
+        max_events: int,
+        quarantine: Quarantine,
+        catch_up: CatchUp,
+        then: Callable[[Batch], None],
+        is_ledger: bool = False,
+    ) -> None:
+        self.store = store
+        self.is_ledger = is_ledger
         self.max_events = max_events
         self.queue: asyncio.Queue[Batch] = asyncio.Queue()
-        self.writes = 0
-        self.events = 0
-        self.busy_s = 0.0
+        self.state = LaneState()
+        self._quarantine = quarantine
+        self._catch_up = catch_up
+        self._then = then
+
+    @property
+    def name(self) -> str:
+        return self.store.name
 
     async def run(self) -> None:
         while True:
@@ -110,35 +106,108 @@ class Lane:
             while not self.queue.empty() and size < self.max_events:
                 group.append(self.queue.get_nowait())
                 size += len(group[-1].events)
-            events = group[0].events if len(group) == 1 else unique(_chain(group))
+            merged = merge(group)
             started = time.perf_counter()
-            await apply_until_done(self.projection, events)
-            self.busy_s += time.perf_counter() - started
-            self.writes += 1
-            self.events += len(events)
+            await self.apply(merged)
+            self.state.busy_s += time.perf_counter() - started
+            self.state.writes += 1
+            self.state.events += len(merged.events)
+            if merged is not group[0] and self.is_ledger:  # each batch's share of canonical
+                canonical = {(e.partition, e.offset) for e in merged.canonical}
+                for batch in group:
+                    batch.canonical = [
+                        e for e in batch.events if (e.partition, e.offset) in canonical
+                    ]
             for batch in group:
-                batch.store_done()
+                self._then(batch)
 
+    async def apply(self, batch: Batch) -> None:
+        """Apply with retries; split around poison; catch up first when behind."""
+        try:
+            await self._apply_retrying(batch)
+        except PoisonError as exc:
+            halves = split(batch)
+            if halves is None:
+                await self._drop_poison(batch, str(exc))
+                return
+            for half in halves:
+                await self.apply(half)
+            if self.is_ledger:
+                batch.canonical = [e for half in halves for e in half.canonical]
 
-def _chain(batches: Sequence[Batch]) -> Iterator[Event]:
-    for batch in batches:
-        yield from batch.events
+    async def _apply_retrying(self, batch: Batch) -> None:
+        backoff = Backoff()
+        while True:
+            try:
+                await self.store.apply(batch)
+                self.state.last_error = ""
+                return
+            except SinkError as exc:
+                self.state.retries += 1
+                self.state.last_error = str(exc)
+                delay = backoff.next_delay()
+                log.warning("%s failed (%s); retrying in %.1fs", self.name, exc, delay)
+                await asyncio.sleep(delay)
+            except StoreBehind as exc:
+                self.state.last_error = str(exc)
+                log.warning("%s; catching up from the log", exc)
+                gap = self._catch_up(self.store, exc.partition, exc.applied_next, exc.first)
+                async for missing in gap:
+                    await self.apply(missing)
+
+    async def _drop_poison(self, batch: Batch, reason: str) -> None:
+        """Dead-letter the one refused event, then apply the batch's offsets without it."""
+        (event,) = batch.events  # split() narrows a refused batch down to one event
+        self.state.poison += 1
+        await self._quarantine(self.name, event, reason)
+        rest = Batch(
+            [e for e in batch.events if e is not event],
+            [],
+            batch.spans,
+            batch.records,
+            [e for e in batch.canonical if e is not event],
+        )
+        await self._apply_retrying(rest)
+        if self.is_ledger:
+            batch.canonical = rest.canonical
 
 
 class Pipeline:
-    """Bounded in-flight batches over one lane per store, committed strictly in fetch order."""
+    """Bounded in-flight batches: the ledger, then the other stores, committed in order."""
 
     def __init__(
         self,
-        projections: Sequence[Projection],
+        ledger: Ledger,
+        stores: Sequence[Projection],
         on_committed: Callable[[Batch], Awaitable[None]],
+        *,
+        quarantine: Quarantine,
+        catch_up: CatchUp,
         max_inflight: int = 4,
         max_events: int = 5000,
+        stall_timeout_s: float = 120.0,
+        on_broken: Callable[[BaseException], None] = lambda exc: None,
     ) -> None:
-        self.lanes = [Lane(projection, max_events) for projection in projections]
+        def lane(store: Projection, then: Callable[[Batch], None], is_ledger: bool = False) -> Lane:
+            return Lane(
+                store,
+                max_events=max_events,
+                quarantine=quarantine,
+                catch_up=catch_up,
+                then=then,
+                is_ledger=is_ledger,
+            )
+
+        self.ledger = lane(ledger, self._ledger_done, is_ledger=True)
+        self.followers = [lane(store, self._store_done) for store in stores]
+        self.lanes = [self.ledger, *self.followers]
+        self._on_broken = on_broken
         self._on_committed = on_committed
+        self._stall_timeout_s = stall_timeout_s
         self._slots = asyncio.Semaphore(max_inflight)
         self._order: asyncio.Queue[Batch] = asyncio.Queue()
+        self._pending: dict[int, int] = {}
+        self._done: dict[int, asyncio.Event] = {}
         self._progress = asyncio.Condition()
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
@@ -146,13 +215,14 @@ class Pipeline:
         self.error: PipelineBroken | None = None
         self.begun = 0
         self.committed = 0
+        self.last_commit = time.monotonic()
 
     async def __aenter__(self) -> Pipeline:
         self._tasks = [
-            asyncio.create_task(lane.run(), name=f"lane {lane.projection.name}")
-            for lane in self.lanes
+            asyncio.create_task(lane.run(), name=f"lane {lane.name}") for lane in self.lanes
         ]
         self._tasks.append(asyncio.create_task(self._commit_loop(), name="committer"))
+        self._tasks.append(asyncio.create_task(self._watch_stalls(), name="stall watch"))
         for task in self._tasks:
             task.add_done_callback(self._task_ended)
         return self
@@ -168,9 +238,10 @@ class Pipeline:
         if self._closing or self.error is not None:
             return
         cause = None if task.cancelled() else task.exception()
-        self.error = PipelineBroken(f"pipeline task {task.get_name()!r} ended: {cause!r}")
+        self.error = PipelineBroken(f"pipeline task {task.get_name()!r} ended: {cause}")
         self.error.__cause__ = cause
         self._broken.set()
+        self._on_broken(self.error)
 
     def check(self) -> None:
         """Raise PipelineBroken if a lane or the committer has stopped."""
@@ -178,7 +249,6 @@ class Pipeline:
             raise self.error
 
     async def _unless_broken(self, awaitable: Awaitable[T]) -> T:
-        """Await `awaitable`, but raise PipelineBroken as soon as the pipeline breaks."""
         waiting = asyncio.ensure_future(awaitable)
         broken = asyncio.create_task(self._broken.wait())
         try:
@@ -195,15 +265,25 @@ class Pipeline:
         self.begun += 1
 
     async def submit(self, batch: Batch) -> None:
-        """Hand a begun batch to the lanes; waits while max_inflight batches are open."""
+        """Hand a begun batch to the ledger; waits while max_inflight batches are open."""
         await self._unless_broken(self._slots.acquire())
-        if batch.events:
-            batch.pending = len(self.lanes)
-            for lane in self.lanes:
-                lane.queue.put_nowait(batch)
-        else:
-            batch.done.set()
+        key = id(batch)
+        self._done[key] = asyncio.Event()
+        self._pending[key] = len(self.followers)
+        self.ledger.queue.put_nowait(batch)
         self._order.put_nowait(batch)
+
+    def _ledger_done(self, batch: Batch) -> None:
+        if not self.followers:
+            self._done[id(batch)].set()
+        for lane in self.followers:
+            lane.queue.put_nowait(batch)
+
+    def _store_done(self, batch: Batch) -> None:
+        key = id(batch)
+        self._pending[key] -= 1
+        if self._pending[key] <= 0:
+            self._done[key].set()
 
     async def drain(self) -> None:
         """Wait until every begun batch is committed (before partitions are given away)."""
@@ -216,12 +296,30 @@ class Pipeline:
     async def _commit_loop(self) -> None:
         while True:
             batch = await self._order.get()
-            await batch.done.wait()
-            try:
-                await self._on_committed(batch)
-            except Exception as exc:  # never stall the pipeline; re-delivery is absorbed
-                log.warning("after-commit step failed: %s", exc)
+            key = id(batch)
+            await self._done[key].wait()
+            del self._done[key], self._pending[key]
+            await self._on_committed(batch)  # an error here breaks the pipeline: no ack
             self._slots.release()
             async with self._progress:
                 self.committed += 1
+                self.last_commit = time.monotonic()
                 self._progress.notify_all()
+
+    async def _watch_stalls(self) -> None:
+        """Stop the worker when it has open batches but has committed nothing for too long."""
+        while True:
+            await asyncio.sleep(min(5.0, self._stall_timeout_s / 4))
+            idle_s = time.monotonic() - self.last_commit
+            if self.begun > self.committed and idle_s > self._stall_timeout_s:
+                raise WorkerStalled(
+                    f"no batch committed for {idle_s:.0f}s with {self.begun - self.committed} "
+                    f"open; held by {self.holder()}"
+                )
+
+    def holder(self) -> str:
+        """The store the oldest open batch waits for, with its last error."""
+        for lane in self.lanes:
+            if lane.state.last_error or not lane.queue.empty():
+                return f"{lane.name} ({lane.state.last_error or 'busy'})"
+        return "the committer (tables or offset acknowledgement)"

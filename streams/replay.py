@@ -1,26 +1,36 @@
-"""`squidstream replay`: empty every projection and rebuild it from offset 0 of game-events."""
+"""`squidstream replay`: empty every projection and rebuild it from offset 0 of game-events.
+
+The fence is the consumer group itself: replay first deletes the workers' group, which Kafka
+refuses (GROUP_NOT_EMPTY) while any member is alive, so it cannot fail open the way a list
+of worker URLs could. With the group gone, replay empties SQL, Redis and MongoDB (tracking
+records included) and truncates the tables' changelogs, then re-projects the log through the
+same engine the workers use. Workers started afterwards begin at offset 0 (the group has no
+offsets any more): the stores skip what replay applied, and the tables are rebuilt exactly.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+from aiokafka.errors import KafkaError
+from aiokafka.protocol.admin import DeleteGroupsRequest
 from tqdm import tqdm
 
 from squidstream.settings import Settings
 from squidstream.topics import ensure_topics
-from streams.decode import Event, decode
+from streams.batch import Batch
 from streams.errors import ReplayError
-from streams.fold import unique
-from streams.project import Projector, open_projections
+from streams.log_reader import end_offsets, open_reader, partitions_of, read_ranges
+from streams.project import Projector, Stores, close_stores, open_stores
+from streams.tables import TABLE_NAMES
 
 log = logging.getLogger(__name__)
+GROUP_NOT_EMPTY = 68
+GROUP_ID_NOT_FOUND = 69
 
 
 @dataclass
@@ -37,132 +47,80 @@ class DrainResult:
         return self.records / self.seconds if self.seconds > 0 else 0.0
 
 
-async def live_workers(settings: Settings) -> list[str]:
-    """Worker URLs (SQUID_FAUST_WORKER_URLS) whose /squid/tables/ page answers right now.
-
-    aiokafka 0.14's DescribeGroups cannot decode Kafka 4's answer, so group membership is
-    checked through the workers' own web pages instead.
-    """
-    alive = []
-    async with httpx.AsyncClient(timeout=2) as client:
-        for url in settings.worker_urls:
-            try:
-                response = await client.get(f"{url}/squid/tables/")
-            except httpx.HTTPError:
-                continue
-            if response.status_code == 200:
-                alive.append(url)
-    return alive
+def changelog_topics(settings: Settings) -> list[str]:
+    """The changelog topic of every table, named as Faust names them."""
+    return [f"{settings.faust_app_id}-{name}-changelog" for name in TABLE_NAMES]
 
 
-async def partitions_of(bootstrap: str, topic: str) -> list[int]:
-    """Partition ids from the broker (a consumer's cached metadata may not know the topic)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def fence(settings: Settings) -> None:
+    """Delete the workers' consumer group; ReplayError while any worker is a member."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
-        described = await admin.describe_topics([topic])
+        group = settings.faust_app_id
+        coordinator = await admin.find_coordinator(group)
+        # aiokafka 0.14 has the request but no admin method for it.
+        response = await admin._send_request(DeleteGroupsRequest([group]), coordinator)
+    except KafkaError as exc:
+        raise ReplayError(f"cannot check the consumer group {group!r}: {exc!r}") from exc
     finally:
         await admin.close()
-    return sorted(p["partition"] for t in described for p in t["partitions"])
+    for name, code in response.results:
+        if code == GROUP_NOT_EMPTY:
+            raise ReplayError(f"workers of group {name!r} are running; stop them first")
+        if code not in (0, GROUP_ID_NOT_FOUND):
+            raise ReplayError(f"cannot delete consumer group {name!r}: Kafka error {code}")
 
 
-async def end_offsets(consumer: AIOKafkaConsumer, settings: Settings) -> dict[TopicPartition, int]:
-    topic = settings.events_topic
-    partitions = await partitions_of(settings.kafka_bootstrap, topic)
-    tps = [TopicPartition(topic, p) for p in partitions]
-    return dict(await consumer.end_offsets(tps))
-
-
-@asynccontextmanager
-async def from_the_start(
-    settings: Settings,
-) -> AsyncIterator[tuple[AIOKafkaConsumer, dict[TopicPartition, int]]]:
-    """A consumer assigned every partition of the events topic at offset 0, with the end
-    offsets taken now: reading up to them reads the log as it stood when we started."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_partition_fetch_bytes=8 << 20,
-        fetch_max_bytes=64 << 20,
-    )
-    await consumer.start()
+async def truncate_changelogs(settings: Settings) -> None:
+    """Move each changelog's start to its end, so tables recover empty."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
     try:
-        await consumer.topics()
-        ends = await end_offsets(consumer, settings)
-        consumer.assign(list(ends))
-        await consumer.seek_to_beginning(*ends)
-        yield consumer, ends
+        existing = set(await admin.list_topics())
+        async with open_reader(settings) as consumer:
+            for topic in changelog_topics(settings):
+                if topic not in existing:
+                    continue
+                tps = [TopicPartition(topic, p) for p in await partitions_of(settings, topic)]
+                ends = await consumer.end_offsets(tps)
+                await admin.delete_records({tp: RecordsToDelete(end) for tp, end in ends.items()})
     finally:
-        await consumer.stop()
-
-
-async def drain(
-    settings: Settings,
-    projector: Projector | None,
-    on_progress: Callable[[int], object] = lambda n: None,
-) -> DrainResult:
-    """Read the topic from offset 0 to the end offsets taken now; project when given a projector."""
-    async with from_the_start(settings) as (consumer, ends):
-        return await _drain_assigned(consumer, ends, projector, on_progress, settings.batch_size)
-
-
-async def _drain_assigned(
-    consumer: AIOKafkaConsumer,
-    ends: dict[TopicPartition, int],
-    projector: Projector | None,
-    on_progress: Callable[[int], object],
-    batch_size: int,
-) -> DrainResult:
-    result = DrainResult()
-    remaining = {tp for tp, end in ends.items() if end > 0}
-    started = time.perf_counter()
-    while remaining:
-        fetched = await consumer.getmany(*remaining, timeout_ms=500, max_records=batch_size)
-        batch: list[Event] = []
-        for tp, records in fetched.items():
-            for record in records:
-                if record.offset >= ends[tp]:
-                    break
-                result.records += 1
-                decoded = decode(record.value, record.partition, record.offset)
-                if isinstance(decoded, Event):
-                    batch.append(decoded)
-                else:
-                    result.dead_letters += 1
-            if await consumer.position(tp) >= ends[tp] or (
-                records and records[-1].offset >= ends[tp]
-            ):
-                remaining.discard(tp)
-        if projector is not None and batch:
-            await projector.apply(unique(batch))
-        result.projected += len(batch)
-        on_progress(sum(len(r) for r in fetched.values()))
-    result.seconds = time.perf_counter() - started
-    return result
+        await admin.close()
 
 
 async def replay(settings: Settings, progress: bool = True) -> DrainResult:
     """Stop-the-world rebuild; refuses while workers of the group are running."""
     await ensure_topics(settings, {settings.events_topic: settings.events_partitions})
-    alive = await live_workers(settings)
-    if alive:
-        raise ReplayError(f"workers are running at {', '.join(alive)}; stop them first")
-    projector = Projector(await open_projections(settings))
+    await fence(settings)
+    stores = await open_stores(settings)
     try:
-        await projector.reset()
-        total = await _total(settings)
+        for store in stores.all:
+            await store.reset()
+        await truncate_changelogs(settings)
+        return await _project_all(settings, stores, progress)
+    finally:
+        await close_stores(stores.all)
+
+
+async def _project_all(settings: Settings, stores: Stores, progress: bool) -> DrainResult:
+    result = DrainResult()
+
+    async def committed(batch: Batch) -> None:
+        result.projected += len(batch.canonical)
+
+    async with open_reader(settings) as consumer:
+        ends = await end_offsets(consumer, settings)
+        total = sum(ends.values())
+        started = time.perf_counter()
         with tqdm(total=total, unit="ev", disable=not progress, desc="replay") as bar:
-            return await drain(settings, projector, bar.update)
-    finally:
-        await projector.close()
-
-
-async def _total(settings: Settings) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
-    await consumer.start()
-    try:
-        await consumer.topics()
-        return sum((await end_offsets(consumer, settings)).values())
-    finally:
-        await consumer.stop()
+            async with Projector(settings, stores, committed) as projector:
+                ranges = {tp: (0, end) for tp, end in ends.items()}
+                async for records in read_ranges(consumer, ranges, settings.batch_size):
+                    await projector.submit(records)
+                    result.records += len(records)
+                    bar.update(len(records))
+                await projector.pipeline.drain()
+                result.dead_letters = projector.dead_letters.count
+        result.seconds = time.perf_counter() - started
+    return result

@@ -6,6 +6,7 @@ import random
 import time
 import uuid
 
+from squidstream.contract import event_id_for
 from streams.decode import GAME_NAMES, Event
 
 
@@ -26,7 +27,7 @@ def synthetic_event(rng: random.Random, route: str = "kafka", now_ms: int | None
     players = rng.randint(4, 100)
     request_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     return Event(
-        event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, request_id)),
+        event_id=event_id_for(request_id),
         request_id=request_id,
         game_id=game_id,
         game_name=GAME_NAMES[game_id],

@@ -1,124 +1,200 @@
-"""Faust tables: stats per source partition, updated once per key per batch, served as JSON."""
+"""Faust tables: exact counts per source partition, served by the worker that owns them.
+
+Each value is `[count, next_offset]`: the count, and the offset after the last event the
+count includes (in the key's partition). A batch adds to a key only its canonical events at
+offsets >= that key's `next_offset`, and writes count and offset in one changelog record, so
+a worker killed at any moment neither loses nor double counts: whatever changelog records
+reached Kafka are consistent per key, and the events re-delivered after the crash are
+counted only for the keys that had not counted them. Keys are `"{partition}:{key}"` and
+every write goes to the changelog partition of its source partition, so the worker that
+projects a partition owns its table keys (Faust's co-partitioning).
+"""
 
 from __future__ import annotations
 
-import json
-from collections import Counter
-from collections.abc import Iterable, Mapping
+import weakref
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
 import faust
+from faust.streams import _current_event
+from faust.types import EventT
 
-RATE_WINDOW_S = 60
+from streams.batch import Batch
+from streams.decode import Event
+
+RATE_MINUTE_S = 60
+RATE_LIVE_S, RATE_LIVE_STEP_S = 10, 2
 RATE_EXPIRES = timedelta(hours=1)
+TABLE_NAMES = (
+    "player_wins",
+    "game_sizes",
+    "game_counts",
+    "route_counts",
+    "route_rate_minute",
+    "route_rate_live",
+)
+# Which key of each counter table an event adds one to.
+COUNTER_KEYS: dict[str, Callable[[Event], object]] = {
+    "player_wins": lambda e: e.winner,
+    "game_sizes": lambda e: e.players,
+    "game_counts": lambda e: e.game_id,
+    "route_counts": lambda e: e.route,
+}
 
 
 @dataclass
 class Tables:
-    """The app's tables; keys are "{source partition}:{key}" so each worker owns its keys."""
+    """The app's tables (counters, and two windowed rates per route)."""
 
-    player_wins: faust.Table[str, int]
-    game_sizes: faust.Table[str, int]
-    game_counts: faust.Table[str, int]
-    route_counts: faust.Table[str, int]
-    route_rate: Any  # a tumbling WindowWrapper over a Table[str, int]
+    counters: dict[str, faust.Table[str, Any]]
+    rate_minute: Any  # tumbling WindowWrapper: events per route per minute
+    rate_live: Any  # hopping WindowWrapper: events per route over the last 10 s
 
     @property
-    def counters(self) -> dict[str, faust.Table[str, int]]:
-        return {
-            "player_wins": self.player_wins,
-            "game_sizes": self.game_sizes,
-            "game_counts": self.game_counts,
-            "route_counts": self.route_counts,
-        }
+    def windowed(self) -> dict[str, Any]:
+        return {"route_rate_minute": self.rate_minute, "route_rate_live": self.rate_live}
 
 
 def define_tables(app: faust.App) -> Tables:
     """Declare the changelog-backed tables on the app."""
 
-    def table(name: str, help_: str) -> faust.Table[str, int]:
-        table = app.Table(name, default=int, key_type=str, value_type=int, help=help_)
-        return cast("faust.Table[str, int]", table)
+    def table(name: str, help_: str) -> faust.Table[str, Any]:
+        # Values are `[count, next_offset]` lists, in the app's default (json) serializer.
+        created = app.Table(name, default=None, help=help_)
+        return cast("faust.Table[str, Any]", created)
 
-    rate = table("route_rate", "events per route per minute (stream time)")
+    helps = {
+        "player_wins": "wins per player",
+        "game_sizes": "games per number of players",
+        "game_counts": "games per game id",
+        "route_counts": "games per route",
+    }
     return Tables(
-        player_wins=table("player_wins", "wins per player"),
-        game_sizes=table("game_sizes", "games per number of players"),
-        game_counts=table("game_counts", "games per game id"),
-        route_counts=table("route_counts", "games per route"),
-        route_rate=rate.tumbling(RATE_WINDOW_S, expires=RATE_EXPIRES).relative_to_stream(),
+        counters={name: table(name, text) for name, text in helps.items()},
+        rate_minute=table("route_rate_minute", "events per route per minute").tumbling(
+            RATE_MINUTE_S, expires=RATE_EXPIRES
+        ),
+        rate_live=table("route_rate_live", "events per route, last 10 s").hopping(
+            RATE_LIVE_S, RATE_LIVE_STEP_S, expires=timedelta(minutes=10)
+        ),
     )
 
 
-DELTA_FIELDS = ("wins", "sizes", "games", "routes")
+def fresh_count(stored: Sequence[int] | None, offsets: Sequence[int]) -> int:
+    """How many of `offsets` (ascending) the stored `[count, next_offset]` has not counted."""
+    applied = stored[1] if stored else 0
+    return len(offsets) - bisect_left(offsets, applied)
 
 
-def valid_deltas(raw: object) -> dict[str, dict[str, int]] | None:
-    """The JSON deltas record as the consumer writes it, or None when it is not of that shape.
+def added(stored: Sequence[int] | None, offsets: Sequence[int], span_next: int) -> list[int] | None:
+    """The new `[count, next_offset]` of a key, or None when the batch adds nothing to it."""
+    fresh = fresh_count(stored, offsets)
+    if fresh == 0:
+        return None
+    count = stored[0] if stored else 0
+    return [count + fresh, max(span_next, stored[1] if stored else 0)]
 
-    Checked before any table write, so that a malformed record is skipped whole: an error
-    half-way through would leave part of it applied and crash the agent (and the worker).
+
+def offsets_by_key(
+    events: Iterable[Event], key_of: Callable[[Event], object]
+) -> dict[str, list[int]]:
+    """Offsets (ascending, as events come in log order) of the events adding to each key."""
+    grouped: dict[str, list[int]] = {}
+    for event in events:
+        grouped.setdefault(f"{event.partition}:{key_of(event)}", []).append(event.offset)
+    return grouped
+
+
+def apply_batch(tables: Tables, batch: Batch, owned: set[int]) -> int:
+    """Add a committed batch's canonical events to the tables; returns keys written.
+
+    Partitions this worker no longer owns are skipped: their new owner re-counts them.
     """
+    written = 0
+    by_partition: dict[int, list[Event]] = {}
+    for event in batch.canonical:
+        by_partition.setdefault(event.partition, []).append(event)
+    for partition, events in by_partition.items():
+        if partition not in owned:
+            continue
+        span_next = batch.spans[partition].next
+        with as_current(_event_of(batch.handles, partition)):
+            for name, key_of in COUNTER_KEYS.items():
+                written += _add(tables.counters[name], offsets_by_key(events, key_of), span_next)
+            for wrapper in tables.windowed.values():
+                written += _add_windowed(wrapper, events, span_next)
+    return written
+
+
+def _add(table: Any, grouped: Mapping[Any, list[int]], span_next: int) -> int:
+    written = 0
+    for key, offsets in grouped.items():
+        value = added(table.get(key), offsets, span_next)
+        if value is not None:
+            table[key] = value
+            written += 1
+    return written
+
+
+def _add_windowed(wrapper: Any, events: Sequence[Event], span_next: int) -> int:
+    """One `[count, next_offset]` per (route, window) of the events' occurrence times."""
+    table = wrapper.table
+    grouped: dict[tuple[str, tuple[float, float]], list[int]] = {}
+    for event in events:
+        key = f"{event.partition}:{event.route}"
+        for window in table.window.ranges(event.occurred_at_ms / 1000):
+            grouped.setdefault((key, tuple(window)), []).append(event.offset)
+    return _add(table, grouped, span_next)
+
+
+def _event_of(handles: Sequence[Any], partition: int) -> EventT[Any] | None:
+    for handle in reversed(handles):
+        if handle.message.partition == partition:
+            return cast("EventT[Any]", handle)
+    return None
+
+
+@contextmanager
+def as_current(event: EventT[Any] | None) -> Iterator[None]:
+    """Make `event` Faust's current event while tables are written.
+
+    A Faust table sends each write to the changelog partition (and rocksdb store) of the
+    current event; a batch mixes partitions, so each partition's writes run with one of its
+    own events as the current one. Faust offers no public setter for this context variable.
+    """
+    token = _current_event.set(weakref.ref(event) if event is not None else None)
     try:
-        value = json.loads(raw) if isinstance(raw, bytes | str) else None
-    except ValueError:
-        return None
-    if not isinstance(value, dict):
-        return None
-    deltas: dict[str, dict[str, int]] = {}
-    for name in DELTA_FIELDS:
-        counts = value.get(name, {})
-        if not isinstance(counts, dict) or not all(
-            isinstance(count, int) and not isinstance(count, bool) for count in counts.values()
-        ):
-            return None
-        deltas[name] = {str(key): count for key, count in counts.items()}
-    return deltas
-
-
-def apply_deltas(tables: Tables, partition: int, deltas: Mapping[str, Any]) -> None:
-    """Add one source partition's share of a batch: one write per key.
-
-    Called inside the table agent, whose current event sits on `partition`, so Faust sends
-    each write to that changelog partition and the windowed rate uses its timestamp.
-    """
-    _add(tables.player_wins, partition, deltas.get("wins", {}))
-    _add(tables.game_sizes, partition, deltas.get("sizes", {}))
-    _add(tables.game_counts, partition, deltas.get("games", {}))
-    routes = deltas.get("routes", {})
-    _add(tables.route_counts, partition, routes)
-    for route, count in routes.items():
-        tables.route_rate[f"{partition}:{route}"] += int(count)
-
-
-def _add(table: faust.Table[str, int], partition: int, counts: Mapping[Any, int]) -> None:
-    for key, count in counts.items():
-        name = f"{partition}:{key}"
-        table[name] = table[name] + int(count)
+        yield
+    finally:
+        _current_event.reset(token)
 
 
 def snapshot(tables: Tables, partitions: set[int]) -> dict[str, Any]:
-    """This worker's values for the partitions it owns, summed over partitions."""
+    """This worker's counts for the partitions it owns, summed over partitions."""
     result: dict[str, Any] = {
         name: dict(_sum_owned(table.data.items(), partitions))
         for name, table in tables.counters.items()
     }
-    rates: dict[str, dict[str, int]] = {}
-    for (key, (start, _end)), value in tables.route_rate.table.data.items():
-        partition, route = key.split(":", 1)
-        if int(partition) in partitions:
-            window = rates.setdefault(route, {})
-            window[str(int(start))] = window.get(str(int(start)), 0) + value
-    result["route_rate_per_minute"] = rates
+    for name, wrapper in tables.windowed.items():
+        windows: dict[str, dict[str, int]] = {}
+        for (key, (start, _end)), value in wrapper.table.data.items():
+            partition, route = key.split(":", 1)
+            if int(partition) in partitions and value:
+                window = windows.setdefault(route, {})
+                window[str(int(start))] = window.get(str(int(start)), 0) + int(value[0])
+        result[name] = windows
     return result
 
 
-def _sum_owned(items: Iterable[tuple[str, int]], partitions: set[int]) -> Counter[str]:
-    totals: Counter[str] = Counter()
+def _sum_owned(items: Iterable[tuple[str, Any]], partitions: set[int]) -> dict[str, int]:
+    totals: dict[str, int] = {}
     for key, value in items:
         partition, name = key.split(":", 1)
-        if int(partition) in partitions:
-            totals[name] += value
+        if int(partition) in partitions and value:
+            totals[name] = totals.get(name, 0) + int(value[0])
     return totals

@@ -3,9 +3,9 @@
 Faust declares its changelog topics itself, but without waiting for their partitions to get
 leaders: a consumer that joins right after can see such a topic with 0 partitions, and the
 first table write then fails with `PartitionsMismatch` (source 4, changelog 0). So the worker
-creates the events, dead-letter and table-deltas topics and every table's changelog (with the
+creates the events and dead-letter topics and every table's changelog (with the
 config Faust would give it) in one step, waits until all have leaders, and refuses to start
-when an existing topic has the wrong partition count: the table agent writes each key to the
+when an existing topic has the wrong partition count: the projection agent writes each key to the
 changelog partition of its source partition, so those counts must be equal.
 """
 
@@ -27,17 +27,11 @@ class TopicSetupError(StreamsError):
     """A topic the worker needs cannot be created, or exists with the wrong partition count."""
 
 
-def deltas_topic(settings: Settings) -> str:
-    """The topic that carries per-batch table deltas from the consumer to the table agent."""
-    return f"{settings.events_topic}-table-deltas"
-
-
 def worker_topics(settings: Settings, changelogs: Iterable[Any]) -> list[TopicSpec]:
-    """The events, deltas and dead-letter topics, then each table's changelog topic."""
+    """The events and dead-letter topics, then each table's changelog topic."""
     partitions = settings.events_partitions
     specs = [
         TopicSpec(settings.events_topic, partitions, KEEP_FOREVER),
-        TopicSpec(deltas_topic(settings), partitions, KEEP_FOREVER),
         TopicSpec(settings.dead_letter_topic, 1, KEEP_FOREVER),
     ]
     return specs + [changelog_spec(topic, partitions) for topic in changelogs]

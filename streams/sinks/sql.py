@@ -1,7 +1,16 @@
-"""The SQL projection: one transaction per batch, rows by INSERT IGNORE, aggregates by batch_id."""
+"""The SQL projection and ledger: one transaction per batch, tracked by offset.
+
+In one transaction: read the partitions' tracking records (`projection_offsets`), insert
+the rows of the events at offsets not applied yet (a duplicate key keeps the first copy,
+with its log position), add to the aggregates only the rows this batch inserted (they carry
+its `batch_id`), and advance the tracking records. SQL keeps every event id forever, so it
+is the ledger: it tells the other stores and the tables which copy of an event id is the
+canonical one (the row's `kafka_partition`/`kafka_offset` are that copy's).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -11,15 +20,19 @@ import aiomysql
 import pymysql  # type: ignore[import-untyped]
 
 from squidstream.settings import Settings
+from streams.batch import Batch
 from streams.decode import Event
 from streams.errors import SinkError
+from streams.sinks.errors import from_mysql
 from streams.sql.migrate import drop_projection_tables, migrate
 
-INSERT_ROWS = (
-    "INSERT IGNORE INTO game_results (event_id, request_id, game_id, game_name, players,"
-    " winner, route, gateway_id, occurred_at_ms, schema_version, projected_at_ms, batch_id)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+COLUMNS = (
+    "event_id, request_id, game_id, game_name, players, winner, route, gateway_id,"
+    " occurred_at_ms, schema_version, projected_at_ms, batch_id, kafka_partition, kafka_offset"
 )
+# A duplicate event id changes nothing (and, unlike INSERT IGNORE, a value too long for
+# its column is an error, never a silent truncation).
+ON_DUPLICATE = " ON DUPLICATE KEY UPDATE event_id = event_id"
 # Each aggregate counts only the rows this batch inserted, so a re-delivered event adds nothing.
 AGGREGATES = (
     "INSERT INTO player_wins (player, wins) SELECT winner, COUNT(*) FROM game_results"
@@ -32,14 +45,20 @@ AGGREGATES = (
     "INSERT INTO route_counts (route, games) SELECT route, COUNT(*) FROM game_results"
     " WHERE batch_id = %s GROUP BY route ON DUPLICATE KEY UPDATE games = games + VALUES(games)",
 )
+READ_TRACKING = "SELECT partition_id, next_offset FROM projection_offsets WHERE topic = %s"
+WRITE_TRACKING = (
+    "INSERT INTO projection_offsets (topic, partition_id, next_offset) VALUES {rows}"
+    " ON DUPLICATE KEY UPDATE next_offset = GREATEST(next_offset, VALUES(next_offset))"
+)
+# A locking read sees the newest committed rows, also those a concurrent batch just wrote.
+READ_COPIES = (
+    "SELECT event_id, kafka_partition, kafka_offset FROM game_results"
+    " WHERE event_id IN ({ids}){lock}"
+)
 
 
 class QuietCursor(aiomysql.Cursor):  # type: ignore[misc]
-    """A cursor that does not fetch warnings.
-
-    INSERT IGNORE of a re-delivered event warns "Duplicate entry": that is the de-duplication
-    working, and fetching the warnings would cost one more round trip per batch.
-    """
+    """A cursor that does not fetch warnings (one round trip fewer per statement)."""
 
     async def _show_warnings(self, conn: Any) -> None:
         return None
@@ -50,53 +69,35 @@ def new_batch_id() -> int:
     return secrets.randbits(63) or 1
 
 
-def rows_of(batch: Sequence[Event], projected_at_ms: int, batch_id: int) -> list[tuple[Any, ...]]:
-    """The game_results rows of a batch."""
-    return [
-        (
-            e.event_id,
-            e.request_id,
-            e.game_id,
-            e.game_name,
-            e.players,
-            e.winner,
-            e.route,
-            e.gateway_id,
-            e.occurred_at_ms,
-            e.schema_version,
-            projected_at_ms,
-            batch_id,
-        )
-        for e in batch
-    ]
-
-
 def insert_statement(
-    batch: Sequence[Event], projected_at_ms: int, batch_id: int, escape: Callable[[str], str]
+    events: Sequence[Event], projected_at_ms: int, batch_id: int, escape: Callable[[str], str]
 ) -> str:
-    """One multi-row INSERT IGNORE with literal values.
+    """One multi-row INSERT with literal values.
 
     pymysql's executemany escapes every parameter through a generic per-type dispatch, which
     cost ~40 us per row (the worker's biggest Python cost); only the strings need escaping.
     """
-    tail = f"{int(projected_at_ms)},{int(batch_id)})"
+    tail = f"{int(projected_at_ms)},{int(batch_id)}"
     values = ",".join(
         f"('{escape(e.event_id)}','{escape(e.request_id)}',{int(e.game_id)},"
         f"'{escape(e.game_name)}',{int(e.players)},{int(e.winner)},'{escape(e.route)}',"
-        f"'{escape(e.gateway_id)}',{int(e.occurred_at_ms)},{int(e.schema_version)},{tail}"
-        for e in batch
+        f"'{escape(e.gateway_id)}',{int(e.occurred_at_ms)},{int(e.schema_version)},{tail},"
+        f"{int(e.partition)},{int(e.offset)})"
+        for e in events
     )
-    return INSERT_ROWS.split(" VALUES ", 1)[0] + " VALUES " + values
+    return f"INSERT INTO game_results ({COLUMNS}) VALUES {values}{ON_DUPLICATE}"
 
 
 class SqlProjection:
-    """game_results plus the aggregate tables, in MariaDB or TiDB."""
+    """game_results, the aggregate tables and the tracking records, in MariaDB or TiDB."""
 
     name = "sql"
 
     def __init__(self, pool: Any, settings: Settings) -> None:
         self._pool = pool
         self._settings = settings
+        self._topic = settings.events_topic
+        self._timeout_s = settings.store_timeout_s
 
     @classmethod
     async def open(cls, settings: Settings) -> SqlProjection:
@@ -104,7 +105,7 @@ class SqlProjection:
         try:
             await _create_database(settings)
             pool = await aiomysql.create_pool(minsize=1, maxsize=2, **_connect_args(settings))
-        except pymysql.MySQLError as exc:
+        except (pymysql.MySQLError, OSError) as exc:
             raise SinkError(f"cannot open SQL at {settings.sql_host}: {exc}") from exc
         projection = cls(pool, settings)
         await projection.migrate()
@@ -114,27 +115,88 @@ class SqlProjection:
         async with self._pool.acquire() as conn:
             await migrate(conn)
 
-    async def apply(self, batch: Sequence[Event]) -> None:
-        if not batch:
-            return
-        batch_id = new_batch_id()
-        projected_at_ms = int(time.time() * 1000)
+    async def _run(self, what: str, work: Callable[[Any], Any]) -> Any:
+        """`work(connection)` in one transaction with a timeout; the connection is dropped
+        on any failure (a statement cut off by the timeout leaves it in an unknown state)."""
+        conn = await self._connection(what)
         try:
-            async with self._pool.acquire() as conn:
-                try:
-                    async with conn.cursor() as cur:
-                        statement = insert_statement(
-                            batch, projected_at_ms, batch_id, conn.escape_string
-                        )
-                        await cur.execute(statement)
-                        for statement in AGGREGATES:
-                            await cur.execute(statement, (batch_id,))
-                    await conn.commit()
-                except BaseException:
-                    await conn.rollback()
-                    raise
-        except pymysql.MySQLError as exc:
-            raise SinkError(f"SQL batch of {len(batch)} failed: {exc}") from exc
+            async with asyncio.timeout(self._timeout_s):
+                result = await work(conn)
+                await conn.commit()
+        except BaseException as exc:
+            conn.close()
+            self._pool.release(conn)
+            error = from_mysql(exc, what)
+            if error is exc:
+                raise
+            raise error from exc
+        self._pool.release(conn)
+        return result
+
+    async def _connection(self, what: str) -> Any:
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                return await self._pool.acquire()
+        except BaseException as exc:
+            error = from_mysql(exc, f"{what} (connect)")
+            if error is exc:
+                raise
+            raise error from exc
+
+    async def apply(self, batch: Batch) -> None:
+        batch.canonical = await self._run(
+            f"SQL batch of {len(batch.events)}", lambda conn: self._apply(conn, batch)
+        )
+
+    async def _apply(self, conn: Any, batch: Batch) -> list[Event]:
+        async with conn.cursor() as cur:
+            applied = await self._tracking(cur)
+            _check_behind(self.name, batch, applied)
+            fresh = [e for e in batch.events if e.offset >= applied.get(e.partition, 0)]
+            inserted = 0
+            if fresh:
+                batch_id = new_batch_id()
+                now_ms = int(time.time() * 1000)
+                inserted = await cur.execute(
+                    insert_statement(fresh, now_ms, batch_id, conn.escape_string)
+                )
+                for statement in AGGREGATES:
+                    await cur.execute(statement, (batch_id,))
+            await cur.execute(self._tracking_statement(batch, applied))
+            if inserted == len(fresh) == len(batch.events):
+                return list(batch.events)  # every event is new: each is its id's first copy
+            return await _canonical(cur, batch.events, conn.escape_string, lock=True)
+
+    async def _tracking(self, cur: Any) -> dict[int, int]:
+        await cur.execute(READ_TRACKING, (self._topic,))
+        return {int(partition): int(offset) for partition, offset in await cur.fetchall()}
+
+    def _tracking_statement(self, batch: Batch, applied: dict[int, int]) -> str:
+        topic = pymysql.converters.escape_string(self._topic)
+        rows = ",".join(
+            f"('{topic}',{int(p)},{int(max(span.next, applied.get(p, 0)))})"
+            for p, span in sorted(batch.spans.items())
+        )
+        return WRITE_TRACKING.format(rows=rows)
+
+    async def canonical_of(self, events: Sequence[Event]) -> list[Event]:
+        if not events:
+            return []
+
+        async def read(conn: Any) -> list[Event]:
+            async with conn.cursor() as cur:
+                return await _canonical(cur, events, conn.escape_string, lock=False)
+
+        result: list[Event] = await self._run("SQL canonical copies", read)
+        return result
+
+    async def positions(self) -> dict[int, int]:
+        async def read(conn: Any) -> dict[int, int]:
+            async with conn.cursor() as cur:
+                return await self._tracking(cur)
+
+        result: dict[int, int] = await self._run("SQL tracking records", read)
+        return result
 
     async def reset(self) -> None:
         try:
@@ -149,6 +211,23 @@ class SqlProjection:
         await self._pool.wait_closed()
 
 
+def _check_behind(store: str, batch: Batch, applied: dict[int, int]) -> None:
+    from streams.errors import StoreBehind
+
+    for partition, span in batch.spans.items():
+        if applied.get(partition, 0) < span.first:
+            raise StoreBehind(store, partition, applied.get(partition, 0), span.first)
+
+
+async def _canonical(
+    cur: Any, events: Sequence[Event], escape: Callable[[str], str], *, lock: bool
+) -> list[Event]:
+    ids = ",".join(f"'{escape(e.event_id)}'" for e in events)
+    await cur.execute(READ_COPIES.format(ids=ids, lock=" FOR UPDATE" if lock else ""))
+    first = {str(eid): (int(p), int(o)) for eid, p, o in await cur.fetchall()}
+    return [e for e in events if first.get(e.event_id) == (e.partition, e.offset)]
+
+
 def _connect_args(settings: Settings, with_db: bool = True) -> dict[str, Any]:
     args: dict[str, Any] = {
         "host": settings.sql_host,
@@ -158,6 +237,7 @@ def _connect_args(settings: Settings, with_db: bool = True) -> dict[str, Any]:
         "autocommit": False,
         "charset": "utf8mb4",
         "cursorclass": QuietCursor,
+        "connect_timeout": settings.store_timeout_s,
     }
     if with_db:
         args["db"] = settings.sql_database

@@ -26,6 +26,7 @@ PROJECTION_TABLES = (
     "game_size_counts",
     "game_counts",
     "route_counts",
+    "projection_offsets",
     "schema_migrations",
 )
 

@@ -17,6 +17,7 @@ from typing import Any, cast
 
 import aio_pika
 import aiomysql
+import httpx
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
@@ -25,6 +26,7 @@ from squidstream.settings import Settings
 from streams.bench import start_worker
 from streams.decode import Event, encode
 from streams.fold import fold
+from streams.sinks.mongo import TRACKING_COLLECTION
 from tests.helpers import isolated_settings
 
 
@@ -102,11 +104,16 @@ class Reports:
     sql: dict[str, dict[str, int]] = field(default_factory=dict)
     redis: dict[str, dict[str, int]] = field(default_factory=dict)
     mongo_routes: dict[str, int] = field(default_factory=dict)
+    mongo_totals: dict[str, dict[str, int]] = field(default_factory=dict)
     redis_last: list[str] = field(default_factory=list)
+    # Summed over the workers' /squid/tables/ pages; None when no worker answered.
+    tables: dict[str, dict[str, int]] | None = None
 
     def settled(self, total: int) -> bool:
         wins = sum(self.redis.get("wins", {}).values())
-        return self.sql_rows == self.mongo_docs == wins == total
+        table_wins = sum((self.tables or {}).get("wins", {}).values())
+        tables_done = self.tables is None or table_wins == total
+        return self.sql_rows == self.mongo_docs == wins == total and tables_done
 
 
 def expected(events: Sequence[Event]) -> dict[str, dict[str, int]]:
@@ -124,12 +131,39 @@ def expected(events: Sequence[Event]) -> dict[str, dict[str, int]]:
     }
 
 
-async def read_reports(settings: Settings) -> Reports:
+TABLE_NAMES = {
+    "player_wins": "wins",
+    "game_sizes": "sizes",
+    "game_counts": "games",
+    "route_counts": "routes",
+}
+
+
+async def read_reports(settings: Settings, workers: Sequence[Settings] | None = None) -> Reports:
+    """Every store's reports; the tables from `workers` (default: the worker of `settings`)."""
     reports = Reports()
     await _read_sql(settings, reports)
     await _read_redis(settings, reports)
     await _read_mongo(settings, reports)
+    await _read_tables([settings] if workers is None else workers, reports)
     return reports
+
+
+async def _read_tables(workers: Sequence[Settings], reports: Reports) -> None:
+    totals: dict[str, Counter[str]] = {name: Counter() for name in TABLE_NAMES.values()}
+    answered = False
+    async with httpx.AsyncClient(timeout=5) as client:
+        for one in workers:
+            url = f"http://{one.faust_web_host}:{one.faust_web_port}/squid/tables/"
+            try:
+                body = (await client.get(url)).json()
+            except (httpx.HTTPError, ValueError):
+                continue
+            answered = True
+            for table, name in TABLE_NAMES.items():
+                totals[name].update(body.get(table, {}))
+    if answered:
+        reports.tables = {name: dict(counts) for name, counts in totals.items()}
 
 
 async def _read_sql(settings: Settings, reports: Reports) -> None:
@@ -188,37 +222,52 @@ async def _read_mongo(settings: Settings, reports: Reports) -> None:
         pipeline = [{"$group": {"_id": "$route", "n": {"$sum": 1}}}]
         cursor = await collection.aggregate(pipeline)
         reports.mongo_routes = {doc["_id"]: int(doc["n"]) async for doc in cursor}
+        tracking = client[settings.mongo_database][TRACKING_COLLECTION]
+        totals: dict[str, Counter[str]] = {"games": Counter(), "routes": Counter()}
+        async for doc in tracking.find({"topic": settings.events_topic}):
+            for name, counts in totals.items():
+                counts.update({str(k): int(v) for k, v in doc.get(name, {}).items()})
+        reports.mongo_totals = {name: dict(counts) for name, counts in totals.items()}
     finally:
         await client.close()
 
 
-async def wait_for_reports(settings: Settings, total: int, timeout_s: float = 120) -> Reports:
-    """Poll the stores until all three hold `total` events (or time runs out)."""
+async def wait_for_reports(
+    settings: Settings,
+    total: int,
+    timeout_s: float = 120,
+    workers: Sequence[Settings] | None = None,
+) -> Reports:
+    """Poll the stores (and tables) until all hold `total` events (or time runs out)."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
-        reports = await read_reports(settings)
+        reports = await read_reports(settings, workers)
         if reports.settled(total) or asyncio.get_running_loop().time() > deadline:
             return reports
         await asyncio.sleep(0.5)
 
 
-def assert_exactly_once(reports: Reports, events: Sequence[Event]) -> None:
-    """The invariants: every store holds each event once; aggregates equal the pure fold."""
+def assert_exactly_once(reports: Reports, events: Sequence[Event], tables: bool = True) -> None:
+    """The invariants: every store and table holds each event once; all equal the pure fold."""
     want = expected(events)
     assert reports.sql_rows == len(events)
     assert reports.mongo_docs == len(events)
     assert reports.sql == want
     assert reports.redis == want
     assert reports.mongo_routes == want["routes"]
+    assert reports.mongo_totals == {"games": want["games"], "routes": want["routes"]}
+    if tables:
+        assert reports.tables == want, "the Faust tables differ from the stores"
 
 
 async def drop_stores(settings: Settings) -> None:
     """Best-effort clean-up of one test's SQL database, Mongo database and Redis keys."""
-    from streams.project import Projector, open_projections
+    from streams.project import close_stores, open_stores
 
-    projector = Projector(await open_projections(settings))
-    await projector.reset()
-    await projector.close()
+    stores = (await open_stores(settings)).all
+    for store in stores:
+        await store.reset()
+    await close_stores(stores)
     conn = await aiomysql.connect(
         host=settings.sql_host,
         port=settings.sql_port,

@@ -85,7 +85,7 @@ async def test_a_worker_killed_mid_flood_and_restarted_loses_and_doubles_nothing
         stop(first, signal.SIGKILL)
         await sending
     await produce(settings, flood[4000:])
-    interrupted = await read_reports(settings)
+    interrupted = await read_reports(settings, workers=[])
     with worker(settings, tmp_path, "second"):
         reports = await wait_for_reports(settings, len(flood), timeout_s=180)
     assert not interrupted.settled(len(flood))  # the kill really happened mid-flood
@@ -101,7 +101,7 @@ async def test_two_workers_produce_the_same_reports_as_the_pure_fold(
     with worker(settings, tmp_path, "one"), worker(second, tmp_path, "two"):
         await asyncio.sleep(5)  # both join the group before the flood
         await produce(settings, events)
-        reports = await wait_for_reports(settings, len(events))
+        reports = await wait_for_reports(settings, len(events), workers=[settings, second])
     assert_exactly_once(reports, events)
 
 

@@ -1,0 +1,102 @@
+"""The projection as a Faust agent: Faust consumes the events topic, we project and ack.
+
+Faust's consumer owns partition assignment, rebalances and offsets. The agent takes events
+in batches (`noack_take`, so nothing is acknowledged behind our back), hands them to the
+projection engine, and acknowledges a batch's events only after every store holds it and
+its table writes are made; Faust commits acknowledged offsets and flushes the table
+changelogs before each commit. Offsets are therefore committed only behind work that is
+done, and whatever is delivered again is skipped by each store's tracking record and by the
+tables' per-key offsets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import faust
+from faust.types import EventT, StreamT
+
+from squidstream.settings import Settings
+from streams.agents import crash_worker
+from streams.batch import Batch, Record
+from streams.project import Projector, close_stores, open_stores_retrying
+from streams.tables import Tables, apply_batch
+
+log = logging.getLogger(__name__)
+
+
+def records_of(events: Sequence[EventT[Any]]) -> list[Record]:
+    return [
+        Record(
+            e.message.partition,
+            e.message.offset,
+            int(e.message.timestamp * 1000),
+            e.message.value,
+        )
+        for e in events
+    ]
+
+
+class ProjectionAgent:
+    """Holds the running projector, so the worker's pages and metrics can read its state."""
+
+    def __init__(self, app: faust.App, settings: Settings, tables: Tables) -> None:
+        self.app = app
+        self.settings = settings
+        self.tables = tables
+        self.projector: Projector | None = None
+        self.topic = app.topic(
+            settings.events_topic,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=settings.events_partitions,
+        )
+
+    def owned(self) -> set[int]:
+        """Partitions of the events topic assigned to this worker now."""
+        return {
+            tp.partition
+            for tp in self.app.consumer.assignment()
+            if tp.topic == self.topic.get_topic_name()
+        }
+
+    async def run(self, stream: StreamT[Any]) -> None:
+        try:
+            await self._project(stream)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await crash_worker(self.app, "projection agent", exc)
+
+    async def _project(self, stream: StreamT[Any]) -> None:
+        settings = self.settings
+        stores = await open_stores_retrying(settings)
+
+        async def committed(batch: Batch) -> None:
+            apply_batch(self.tables, batch, self.owned())
+            for event in batch.handles:
+                await stream.ack(event)
+
+        crashing: set[asyncio.Task[None]] = set()
+
+        def broken(exc: BaseException) -> None:
+            task = asyncio.ensure_future(crash_worker(self.app, "projection pipeline", exc))
+            crashing.add(task)
+
+        try:
+            async with Projector(settings, stores, committed, broken) as projector:
+                self.projector = projector
+                # noack_take is on faust's Stream, not on its StreamT interface.
+                take = stream.noack_take  # type: ignore[attr-defined]
+                batches = take(settings.batch_size, within=settings.batch_timeout_s)
+                async for events in batches:
+                    await projector.submit(records_of(events), events)
+        finally:
+            self.projector = None
+            await close_stores(stores.all)
+
+    def register(self) -> None:
+        self.app.agent(self.topic, name="squid-projection", concurrency=1)(self.run)
