@@ -23,6 +23,7 @@ from squidstream.settings import Settings
 from stack import manager, process
 from stack.errors import ServerError, StackError
 from stack.paths import StackPaths
+from stack.ports import port_free
 from stack.servers.base import Report, Server
 
 KILL_TIMEOUT_S = 30.0
@@ -51,7 +52,8 @@ def running(settings: Settings, name: str) -> process.PidRecord:
 
 
 def kill(settings: Settings, name: str, timeout_s: float = KILL_TIMEOUT_S) -> process.PidRecord:
-    """SIGKILL the server's process group; return once none of it is alive (ports released).
+    """SIGKILL the server's process group; return once none of it is alive and its ports are
+    free again (so `restart` can bind them at once).
 
     The pid file is removed, so `status` says stopped and `restart` starts it again.
     """
@@ -61,6 +63,9 @@ def kill(settings: Settings, name: str, timeout_s: float = KILL_TIMEOUT_S) -> pr
         process.signal_ours(record, signal.SIGKILL)
         # Reaps our own children too (a stack started by this process leaves zombies).
         _wait_until(lambda: not process.group_alive(record), timeout_s, f"{name} to die")
+        # A many-threaded leader (a JVM) shows as a zombie while its other threads still
+        # hold its sockets for a moment: done means its ports can be bound again.
+        _wait_until(lambda: _ports_released(target), timeout_s, f"{name}'s ports to close")
         target.pid_path.unlink(missing_ok=True)
     return record
 
@@ -96,6 +101,10 @@ def restart(settings: Settings, name: str, report: Report = manager.print_report
     it is, like `up` (resume a paused one first)."""
     target = server(settings, name)
     manager.up(settings, [target.name], report=report)
+
+
+def _ports_released(target: Server) -> bool:
+    return all(port_free(target.bind_host, port) for port in target.ports)
 
 
 def _all_in_state(record: process.PidRecord, *, stopped: bool) -> bool:

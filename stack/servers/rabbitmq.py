@@ -95,7 +95,11 @@ class RabbitMQ(Server):
             "RABBITMQ_PID_FILE": str(self.node_pid_file),
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.data_dir / "enabled_plugins"),
             "RABBITMQ_LOGS": "-",
+            # epmd (the Erlang port mapper, 4369) on loopback if this node is the one to start it.
             "ERL_EPMD_ADDRESS": self.bind_host,
+            # The Erlang distribution port (RABBITMQ_DIST_PORT, 25672) listens on every
+            # interface unless told otherwise, guarded only by the cookie: loopback too.
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": dist_on_interface(self.bind_host),
         }
 
     async def check(self) -> None:
@@ -105,6 +109,13 @@ class RabbitMQ(Server):
             await channel.close()
         finally:
             await connection.close()
+
+
+def dist_on_interface(host: str) -> str:
+    """Erlang flags binding the distribution listener to host (an IPv4 address)."""
+    octets = ",".join(str(int(part)) for part in host.split("."))
+    extra = os.environ.get("RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS", "")
+    return f"{extra} -kernel inet_dist_use_interface {{{octets}}}".strip()
 
 
 def unreachable_for_others(folder: Path) -> Path | None:

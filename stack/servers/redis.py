@@ -1,20 +1,22 @@
 """Redis from the Debian package, in the foreground, with an fsync'd append-only file.
 
 Durability: AOF on with `appendfsync always`, so a SIGKILL (or a power cut) loses nothing
-Redis acknowledged. Measured on our polyglot machine (2 cores), 2026-12-01, same sitting,
-AOF on in both cases, the two settings alternating:
+Redis acknowledged. Measured on our polyglot machine (2 cores, shared with other work),
+2026-12-01, AOF on for both settings, same sitting:
 
-- our workload, `python -m stack.redis_bench --rounds 5 --calls 300` (one Lua script call
-  per 1,000 events, redis-py): awaited one call at a time, always 90,452 vs everysec 78,030
-  events/s (median of 3, ratio 1.16, noise); pipelined 8 deep, 87,801 vs 98,706 (0.89).
-  FIGURES_ROUND_2
-- `redis-benchmark -t set -n 20000 -c 1 -P 1` (one client, one fsync per command):
-  always 4,337 / 3,197 vs everysec 27,137 / 20,661 requests/s: each fsync costs ~0.2 ms.
-- `redis-benchmark -t set -n 300000 -c 50 -P 16` (batched by the event loop): always 350,877 /
+- our workload, `python -m stack.redis_bench` (one Lua script call per 1,000 events,
+  redis-py; both servers run at once and take turns in 30 blocks of 20 calls): awaited one
+  call at a time, always 59,586 vs everysec 65,100 events/s (medians; paired-block ratio
+  0.93); pipelined 8 calls deep, 85,434 vs 87,409 (ratio 0.96). Earlier runs with one
+  server after the other swung from 0.66 to 1.16 with the machine's load: noise, not fsync.
+- `redis-benchmark -t set -n 20000 -c 1 -P 1` (one client, one fsync per command), two
+  runs each: always 4,337 / 3,197 vs everysec 27,137 / 20,661 requests/s, so one fsync
+  costs about 0.2 ms here.
+- `redis-benchmark -t set -n 300000 -c 50 -P 16` (many commands per fsync): always 350,877 /
   179,640 vs everysec 347,624 / 386,597 requests/s.
 
-So `always` costs one ~0.2 ms fsync per script call, under the run-to-run noise once a call
-carries 1,000 events (the 20% bar we set); it would cost 6x for one command per event.
+So `always` costs one ~0.2 ms fsync per script call: 4-7% on batched scripts, under the 20%
+we allowed, while one command per event would pay it 6 times over.
 
 A data folder that holds only an RDB snapshot (the stack before AOF) is converted once: Redis
 starts with AOF off so it loads dump.rdb, then `CONFIG SET appendonly yes` writes the AOF

@@ -1,0 +1,80 @@
+"""A private stack for tests that kill, stop or reconfigure servers: own data_dir, own ports.
+
+Never the shared stack: every port differs from the defaults (and from each other), and the
+data folder is a fresh one under /tmp that the `rabbitmq` user can enter (pytest's tmp_path
+is not). Built artefacts of the shared stack (Kafka jars, the FerretDB binary) are linked in,
+read-only, so a private stack starts without Maven or Go.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from squidstream.settings import Settings
+from stack import manager
+from stack.ports import port_free
+from stack.servers.kafka_config import broker_ports
+from tests.helpers import free_port
+
+SHARED = Settings().data_dir
+
+
+def _kafka_ports(brokers: int) -> dict[str, int]:
+    """A kafka_port / kafka_controller_port pair whose whole layout (all nodes) is free."""
+    while True:
+        trial = Settings(kafka_port=free_port(), kafka_controller_port=free_port())
+        nodes = range(1, brokers + 1) if brokers > 1 else (0,)
+        ports = [port for node in nodes for port in broker_ports(trial, node)]
+        if max(ports) <= 65535 and all(port_free("127.0.0.1", port) for port in ports):
+            return {
+                "kafka_port": trial.kafka_port,
+                "kafka_controller_port": trial.kafka_controller_port,
+            }
+
+
+def private_settings(root: Path, kafka_brokers: int = 1) -> Settings:
+    """Settings with every server port moved to a free one, under root."""
+    return Settings(
+        data_dir=root,
+        redis_port=free_port(),
+        sql_port=free_port(),
+        mongo_port=free_port(),
+        rabbitmq_port=free_port(),
+        rabbitmq_dist_port=free_port(),
+        kafka_brokers=kafka_brokers,
+        **_kafka_ports(kafka_brokers),
+    )
+
+
+def _link_built_artefacts(root: Path) -> None:
+    jars = SHARED / "kafka" / "libs"
+    if (jars / ".pom-sha256").exists():
+        (root / "kafka").mkdir(parents=True, exist_ok=True)
+        (root / "kafka" / "libs").symlink_to(jars)
+    ferretdb = SHARED / "bin" / "ferretdb"
+    if ferretdb.exists():
+        (root / "bin").mkdir(parents=True, exist_ok=True)
+        (root / "bin" / "ferretdb").symlink_to(ferretdb)
+
+
+@contextmanager
+def private_stack(
+    only: Sequence[str], kafka_brokers: int = 1, start: bool = True
+) -> Iterator[Settings]:
+    """Settings of a stack of these servers only, started (unless start=False), always
+    stopped and deleted afterwards."""
+    root = Path(tempfile.mkdtemp(prefix="squid-stack-test-"))
+    root.chmod(0o755)  # RabbitMQ runs as the rabbitmq user and must enter it
+    settings = private_settings(root, kafka_brokers)
+    try:
+        _link_built_artefacts(root)
+        if start:
+            manager.up(settings, only, report=lambda _: None)
+        yield settings
+    finally:
+        manager.down(settings, report=lambda _: None)
+        shutil.rmtree(root, ignore_errors=True)
