@@ -23,7 +23,8 @@ RUN pip install --no-cache-dir -c constraints.txt '.[rocksdb,load]'
 # views/routes/dashboard.py serves node_modules beside the installed views package.
 COPY --from=assets /views/node_modules /usr/local/lib/python3.11/site-packages/views/node_modules
 # Run as an unprivileged user from a folder without sources (Faust keeps its rocksdb tables here).
-RUN useradd --system --create-home --home-dir /srv/squidstream squid
-USER squid
+# A numeric USER lets Kubernetes check runAsNonRoot (deploy/k8s sets runAsUser to the same id).
+RUN useradd --system --uid 10001 --create-home --home-dir /srv/squidstream squid
+USER 10001
 WORKDIR /srv/squidstream
 ENTRYPOINT ["squidstream"]
