@@ -23,21 +23,19 @@ from tests.helpers import free_port
 SHARED = Settings().data_dir
 
 
-def _kafka_ports(brokers: int) -> dict[str, int]:
+def _kafka_ports(brokers: int) -> tuple[int, int]:
     """A kafka_port / kafka_controller_port pair whose whole layout (all nodes) is free."""
     while True:
         trial = Settings(kafka_port=free_port(), kafka_controller_port=free_port())
         nodes = range(1, brokers + 1) if brokers > 1 else (0,)
         ports = [port for node in nodes for port in broker_ports(trial, node)]
         if max(ports) <= 65535 and all(port_free("127.0.0.1", port) for port in ports):
-            return {
-                "kafka_port": trial.kafka_port,
-                "kafka_controller_port": trial.kafka_controller_port,
-            }
+            return trial.kafka_port, trial.kafka_controller_port
 
 
 def private_settings(root: Path, kafka_brokers: int = 1) -> Settings:
     """Settings with every server port moved to a free one, under root."""
+    kafka_port, controller_port = _kafka_ports(kafka_brokers)
     return Settings(
         data_dir=root,
         redis_port=free_port(),
@@ -46,7 +44,8 @@ def private_settings(root: Path, kafka_brokers: int = 1) -> Settings:
         rabbitmq_port=free_port(),
         rabbitmq_dist_port=free_port(),
         kafka_brokers=kafka_brokers,
-        **_kafka_ports(kafka_brokers),
+        kafka_port=kafka_port,
+        kafka_controller_port=controller_port,
     )
 
 

@@ -26,13 +26,19 @@ def rabbitmq() -> Iterator[Settings]:
         yield settings
 
 
+def _listeners() -> list[tuple[int | None, str, int]]:
+    """(pid, address, port) of every listening TCP socket on the machine."""
+    found = []
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and isinstance(conn.laddr, tuple) and conn.laddr:
+            address, port = conn.laddr[0], conn.laddr[1]
+            found.append((conn.pid, str(address), int(port)))
+    return found
+
+
 def _listening(pids: set[int]) -> set[tuple[str, int]]:
     """(address, port) of every TCP socket these processes listen on."""
-    return {
-        (conn.laddr.ip, conn.laddr.port)
-        for conn in psutil.net_connections(kind="tcp")
-        if conn.status == psutil.CONN_LISTEN and conn.pid in pids
-    }
+    return {(address, port) for pid, address, port in _listeners() if pid in pids}
 
 
 def _is_loopback(address: str) -> bool:
@@ -52,11 +58,7 @@ def test_the_rabbitmq_node_listens_on_loopback_only(rabbitmq: Settings) -> None:
 
 def test_epmd_listens_on_loopback_only(rabbitmq: Settings) -> None:
     # epmd daemonises into a session of its own (and may be shared by every node here).
-    epmd = {
-        conn.pid
-        for conn in psutil.net_connections(kind="tcp")
-        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == EPMD_PORT and conn.pid
-    }
+    epmd = {pid for pid, _, port in _listeners() if port == EPMD_PORT and pid is not None}
     assert epmd, "no epmd listens although a RabbitMQ node runs"
     sockets = _listening(epmd)
     assert [s for s in sockets if not _is_loopback(s[0])] == []
