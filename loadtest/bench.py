@@ -72,7 +72,9 @@ def _requests(count: int) -> list[game_pb2.PlayRequest]:
     ]
 
 
-async def _unary(channel: grpc.aio.Channel, route: str, calls: int, concurrency: int) -> Measured:
+async def measure_unary(
+    channel: grpc.aio.Channel, route: str, calls: int, concurrency: int
+) -> Measured:
     play: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]
     play = channel.unary_unary(PLAY, request_serializer=None, response_deserializer=None)
     payloads = [request.SerializeToString() for request in _requests(calls)]
@@ -96,7 +98,7 @@ async def _unary(channel: grpc.aio.Channel, route: str, calls: int, concurrency:
     return Measured(route, "unary", len(latencies), failures, seconds, latencies)
 
 
-async def _stream(
+async def measure_stream(
     channel: grpc.aio.Channel, route: str, events: int, batch: int, concurrency: int
 ) -> Measured:
     call: grpc.aio.StreamStreamMultiCallable[bytes, game_pb2.PlayBatchReply]
@@ -133,7 +135,9 @@ async def _stream(
     return Measured(route, f"stream/{batch}", counts[0], counts[1], seconds, latencies)
 
 
-def _gateway(route: str, name: str, port: int, options: BenchOptions, settings: Settings) -> Child:
+def start_gateway(
+    route: str, name: str, port: int, options: BenchOptions, settings: Settings
+) -> Child:
     env = {
         "SQUID_EVENTS_TOPIC": name,
         "SQUID_RABBITMQ_QUEUE": name,
@@ -151,15 +155,17 @@ def _gateway(route: str, name: str, port: int, options: BenchOptions, settings: 
 async def bench_route(route: str, settings: Settings, options: BenchOptions) -> list[Measured]:
     """Start a throwaway gateway for `route` on its own topic or queue and measure it."""
     port, name = free_port(), f"bench-ingest-{uuid.uuid4().hex[:8]}"
-    child = _gateway(route, name, port, options, settings)
+    child = start_gateway(route, name, port, options, settings)
     target = f"{settings.gateway_host}:{port}"
     try:
         await wait_serving(child, target)
         async with grpc.aio.insecure_channel(target) as channel:
-            await _unary(channel, route, 200, 50)  # warm-up: connections, caches, topic metadata
+            await measure_unary(
+                channel, route, 200, 50
+            )  # warm-up: connections, caches, topic metadata
             return [
-                await _unary(channel, route, options.unary_calls, options.unary_concurrency),
-                await _stream(
+                await measure_unary(channel, route, options.unary_calls, options.unary_concurrency),
+                await measure_stream(
                     channel,
                     route,
                     options.stream_events,
@@ -169,10 +175,10 @@ async def bench_route(route: str, settings: Settings, options: BenchOptions) -> 
             ]
     finally:
         child.stop()
-        await _cleanup(settings, route, name)
+        await cleanup(settings, route, name)
 
 
-async def _cleanup(settings: Settings, route: str, name: str) -> None:
+async def cleanup(settings: Settings, route: str, name: str) -> None:
     """Drop the benchmark's topic or queue: nobody projects them."""
     if route == "kafka":
         await delete_topic(settings, name)

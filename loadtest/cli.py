@@ -1,4 +1,4 @@
-"""`squidstream flood`, `squidstream traffic` and `squidstream bench ingest`."""
+"""`squidstream flood`, `squidstream traffic`, `squidstream bench ingest` and `bench report`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from squidstream.cli import bench_kinds
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `flood`, `traffic` and the `ingest` kind of `bench`."""
+    """Add `flood`, `traffic` and the `ingest` and `report` kinds of `bench`."""
     flood = subparsers.add_parser("flood", help="run a headless Locust flood")
     flood.add_argument("--users", type=int, default=50)
     flood.add_argument("--spawn-rate", type=float, default=10.0, help="users started per second")
@@ -38,6 +38,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ingest.add_argument("--stream-concurrency", type=int, default=4)
     ingest.add_argument("--profile", type=Path, help="folder for pyinstrument gateway profiles")
     ingest.set_defaults(func=_run_bench)
+
+    report = bench_kinds(subparsers).add_parser(
+        "report", help="benchmark the local stack and write report.md, results.json and plots"
+    )
+    report.add_argument("--quick", action="store_true", help="small sizes: under 3 minutes")
+    report.add_argument("--out", type=Path, default=Path("loadtest/results/report"))
+    report.add_argument("--check", action="store_true", help="exit 1 if any goal is missed")
+    report.set_defaults(func=_run_report)
 
 
 def _run_flood(args: argparse.Namespace) -> int:
@@ -94,3 +102,17 @@ def _run_bench(args: argparse.Namespace) -> int:
         profile_dir=args.profile,
     )
     return asyncio.run(bench(load_settings(), options))
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    import sys
+
+    from loadtest.report.machine import NotLoopback
+    from loadtest.report.run import bench_report
+    from squidstream.settings import load_settings
+
+    try:
+        return bench_report(load_settings(), args.out, args.quick, args.check)
+    except NotLoopback as exc:
+        print(f"squidstream bench report: {exc}", file=sys.stderr)
+        return 2

@@ -34,16 +34,24 @@ def free_port() -> int:
 class Child:
     """A `squidstream ...` subprocess with its own SQUID_* environment."""
 
-    def __init__(self, args: Sequence[str], env: Mapping[str, str], log: Path | None = None):
+    def __init__(
+        self,
+        args: Sequence[str],
+        env: Mapping[str, str],
+        log: Path | None = None,
+        cwd: Path = ROOT,
+    ):
         self.args = [sys.executable, "-m", "squidstream.cli", *args]
         self._env = {**os.environ, **env}
         self._log = log
+        # A Faust worker keeps its tables under `<app id>-data` in its working directory.
+        self._cwd = cwd
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Child:
         output = self._log.open("wb") if self._log is not None else subprocess.DEVNULL
         self.process = subprocess.Popen(
-            self.args, env=self._env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT
+            self.args, env=self._env, cwd=self._cwd, stdout=output, stderr=subprocess.STDOUT
         )
         if self._log is not None and not isinstance(output, int):
             output.close()  # the child holds its own copy of the file

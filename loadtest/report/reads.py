@@ -1,0 +1,171 @@
+"""Reads at several data sizes, loaded through the real path, and the replay rate at each.
+
+Events go onto a private topic and a running `squidstream worker` projects them, as in
+production. Then the read API's own store adapters answer each report with one request in
+flight (latency, not throughput under contention): Redis and SQL for the three result
+reports, MongoDB for the audit reports. Then the worker stops and `squidstream replay`
+rebuilds every projection from offset 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from pymongo import AsyncMongoClient
+
+from loadtest.processes import ROOT
+from loadtest.report.stats import Latency, rate
+from squidstream.settings import Settings
+from squidstream.topics import ensure_topics
+from streams.decode import encode
+from streams.synthetic import synthetic_events
+from views.bench import measure
+from views.stores.mongo_reports import LogFilter, MongoReports
+
+CHUNK = 20_000  # events generated and sent at a time, so 10^6 never sit in memory at once
+REPLAYED = re.compile(r"replayed (?P<records>\d+) records .*? in (?P<seconds>[\d.]+)s")
+
+
+@dataclass(frozen=True, slots=True)
+class ReadPoint:
+    events: int
+    store: str
+    report: str
+    calls: int
+    failed: int
+    reports_per_s: float
+    latency: Latency | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayPoint:
+    events: int
+    seconds: float
+    events_per_s: float
+
+
+async def load_events(settings: Settings, start: int, stop: int) -> None:
+    """Put events number start..stop-1 on the topic, half on each route's label."""
+    await ensure_topics(settings, {settings.events_topic: settings.events_partitions})
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_batch_size=1 << 20,
+    )
+    await producer.start()
+    try:
+        for first in range(start, stop, CHUNK):
+            count = min(CHUNK, stop - first)
+            route = "kafka" if (first // CHUNK) % 2 == 0 else "rabbitmq"
+            events = synthetic_events(count, route=route, seed=first)
+            futures = [
+                await producer.send(settings.events_topic, encode(e), key=e.event_id.encode())
+                for e in events
+            ]
+            await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def _timed(
+    call: Callable[[], Awaitable[object]], calls: int
+) -> tuple[float, list[float], int]:
+    latencies: list[float] = []
+    failed = 0
+    started = time.perf_counter()
+    for _ in range(calls):
+        began = time.perf_counter()
+        try:
+            await call()
+        except Exception:  # a timed-out or failed read counts as failed, the run goes on
+            failed += 1
+            continue
+        latencies.append((time.perf_counter() - began) * 1000)
+    return time.perf_counter() - started, latencies, failed
+
+
+async def result_reads(settings: Settings, events: int, calls: int) -> list[ReadPoint]:
+    _, timings = await measure(settings, calls, 1)
+    return [
+        ReadPoint(
+            events=events,
+            store=t.store,
+            report=t.report,
+            calls=t.calls,
+            failed=0,
+            reports_per_s=round(t.per_second, 1),
+            latency=Latency.of(t.latencies_ms),
+        )
+        for t in timings
+    ]
+
+
+async def audit_reads(settings: Settings, events: int, calls: int) -> list[ReadPoint]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=2000
+    )
+    reports = MongoReports(
+        client,
+        settings.mongo_database,
+        settings.mongo_collection,
+        events_topic=settings.events_topic,
+    )
+    calls_of: dict[str, Callable[[], Awaitable[object]]] = {
+        "audit log, first page": lambda: reports.log(LogFilter(), None, 25),
+        "audit log, one game and route": lambda: reports.log(LogFilter(3, "kafka"), None, 25),
+        "top 3 games": reports.top_games,
+        "inserts per route": reports.inserts_per_route,
+    }
+    points = []
+    try:
+        for name, call in calls_of.items():
+            seconds, latencies, failed = await _timed(call, calls)
+            points.append(
+                ReadPoint(
+                    events=events,
+                    store="mongo",
+                    report=name,
+                    calls=calls,
+                    failed=failed,
+                    reports_per_s=round(rate(len(latencies), seconds), 1),
+                    latency=Latency.of(latencies),
+                )
+            )
+    finally:
+        await client.close()
+    return points
+
+
+def parse_replay(output: str, events: int) -> ReplayPoint:
+    matched = REPLAYED.search(output)
+    if matched is None:
+        raise RuntimeError(f"no `replayed ...` line in:\n{output[-2000:]}")
+    seconds = float(matched["seconds"])
+    return ReplayPoint(events=events, seconds=seconds, events_per_s=round(rate(events, seconds), 1))
+
+
+def run_replay(settings: Settings, events: int, timeout_s: float) -> ReplayPoint:
+    argv = [sys.executable, "-m", "squidstream.cli", "replay", "--no-progress"]
+    done = subprocess.run(
+        argv,
+        cwd=ROOT,
+        env={**os.environ, **settings.as_env()},
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"replay exited {done.returncode}:\n{done.stderr[-2000:]}")
+    return parse_replay(done.stdout, events)
