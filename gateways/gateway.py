@@ -107,7 +107,7 @@ class Gateway:
                 answers.update(dict.fromkeys(waiting, exc))  # never accept without a reservation
                 break
             waiting = self._sort(claims, held, decided, answers)
-            answers.update(await self._publish(claims, held))
+            answers.update(await self._publish(claims, held, decided))
             if waiting and loop.time() + delay > deadline:
                 late = StillPending("another publish of this request_id is not settled; retry")
                 answers.update(dict.fromkeys(waiting, late))
@@ -138,7 +138,9 @@ class Gateway:
                     waiting[claim.request_id] = Encoded(mine.event_id, claim.raw)
         return waiting
 
-    async def _publish(self, claims: list[Claim], held: list[Held]) -> dict[str, Outcome]:
+    async def _publish(
+        self, claims: list[Claim], held: list[Held], decided: dict[str, game_pb2.GameEvent]
+    ) -> dict[str, Outcome]:
         """Emit what we now hold (our own events and taken-over bytes), then mark it accepted."""
         ours = [
             (claim.request_id, found)
@@ -147,7 +149,13 @@ class Gateway:
         ]
         if not ours:
             return {}
-        events = {rid: game_pb2.GameEvent.FromString(found.raw) for rid, found in ours}
+        # Our own reservations hold our decided events' bytes; only taken-over ones need parsing.
+        events = {
+            rid: decided[rid]
+            if found.verdict is Verdict.RESERVED
+            else game_pb2.GameEvent.FromString(found.raw)
+            for rid, found in ours
+        }
         try:
             await self.emitter.emit_many(
                 [Encoded(events[request_id].event_id, found.raw) for request_id, found in ours]

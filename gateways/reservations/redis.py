@@ -17,9 +17,12 @@ from redis.exceptions import RedisError
 
 from gateways.errors import ReservationsUnavailable
 from gateways.reservations import OWNER_CHARS, Claim, Held, Verdict
+from gateways.reservations.coalesce import Coalescer
 from squidstream.settings import Settings
 
 T = TypeVar("T")
+# Keys per script call: a call blocks Redis while it runs (~1 µs per key), so bound it.
+MAX_KEYS_PER_CALL: Final = 5000
 
 # The offsets below follow the layout in gateways/reservations/__init__.py: state at 1,
 # deadline at 2..14, owner at 15..30, event bytes from 31.
@@ -50,15 +53,16 @@ return replies
 """
 
 # KEYS: reservations whose events the broker confirmed. ARGV: horizon_ms, owner.
-# Returns how many were no longer ours (taken over or gone): their new owner settles them.
+# Replies 1 per key no longer ours (taken over or gone; its new owner settles it), else 0.
 ACCEPT: Final = """
-local lost = 0
-for _, key in ipairs(KEYS) do
+local lost = {}
+for i, key in ipairs(KEYS) do
   local held = redis.call('GET', key)
+  lost[i] = 0
   if held and string.sub(held, 1, 1) == 'P' and string.sub(held, 15, 30) == ARGV[2] then
     redis.call('SET', key, 'A' .. string.sub(held, 31), 'PX', ARGV[1])
   elseif not (held and string.sub(held, 1, 1) == 'A') then
-    lost = lost + 1
+    lost[i] = 1
   end
 end
 return lost
@@ -111,27 +115,33 @@ class RedisReservations:
             socket_timeout=self._timeout_s,
             socket_connect_timeout=self._timeout_s,
         )
-        self._reserve = self._client.register_script(RESERVE)
-        self._accept = self._client.register_script(ACCEPT)
+        self._reserve_script = self._client.register_script(RESERVE)
+        self._accept_script = self._client.register_script(ACCEPT)
         self._release = self._client.register_script(RELEASE)
+        # Concurrent batches (unary calls, several streams) share one script call each step.
+        self._reserving = Coalescer(self._reserve_all, MAX_KEYS_PER_CALL)
+        self._accepting = Coalescer(self._accept_all, MAX_KEYS_PER_CALL)
 
     def key(self, request_id: str) -> str:
         return self._prefix + request_id
 
     async def reserve(self, claims: Sequence[Claim]) -> list[Held]:
-        if not claims:
-            return []
+        return await self._reserving.submit(claims) if claims else []
+
+    async def _reserve_all(self, claims: list[Claim]) -> list[Held]:
         keys = [self.key(claim.request_id) for claim in claims]
         args: list[bytes | str | int] = [self._lease_ms, self._horizon_ms, self.owner]
         args += [claim.raw for claim in claims]
-        replies = await self._call(self._reserve(keys=keys, args=args))
+        replies = await self._call(self._reserve_script(keys=keys, args=args))
         return [_held(reply, claim) for reply, claim in zip(replies, claims, strict=True)]
 
     async def accept(self, request_ids: Sequence[str]) -> int:
-        if not request_ids:
-            return 0
+        return sum(await self._accepting.submit(request_ids)) if request_ids else 0
+
+    async def _accept_all(self, request_ids: list[str]) -> list[int]:
         keys = [self.key(request_id) for request_id in request_ids]
-        return int(await self._call(self._accept(keys=keys, args=[self._horizon_ms, self.owner])))
+        args: list[int | str] = [self._horizon_ms, self.owner]
+        return [int(lost) for lost in await self._call(self._accept_script(keys=keys, args=args))]
 
     async def release(self, request_ids: Sequence[str], *, maybe_sent: bool) -> None:
         if not request_ids:
@@ -148,6 +158,8 @@ class RedisReservations:
         return True
 
     async def close(self) -> None:
+        await self._reserving.close()
+        await self._accepting.close()
         await self._client.aclose()
 
     async def _call(self, call: Awaitable[T]) -> T:
