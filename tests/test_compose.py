@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import copy
 import os
 import re
 import shutil
 import stat
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +39,16 @@ PUBLISHED = {"ingress": "ingress_port", "views": "views_port"}
 TIKV_MIN_NOFILE = 82920
 
 
-def _load(path: Path) -> dict[str, Any]:
+@cache
+def _parsed(path: Path) -> dict[str, Any]:
     data = yaml.safe_load(path.read_text())
     assert isinstance(data, dict)
     return data
+
+
+def _load(path: Path) -> dict[str, Any]:
+    """The file's YAML, a fresh copy each time (tests may change it)."""
+    return copy.deepcopy(_parsed(path))
 
 
 def _services() -> dict[str, dict[str, Any]]:
@@ -165,6 +173,29 @@ def test_every_squid_variable_in_compose_is_a_setting() -> None:
     names = squid_names_in(COMPOSE.read_text())
     assert names, "compose sets no SQUID_* variables"
     assert not unknown_settings(names)
+
+
+def _check_compose_schema(*files: Path) -> subprocess.CompletedProcess[str]:
+    check = Path(sys.executable).with_name("check-jsonschema")
+    return subprocess.run(
+        [str(check), "--builtin-schema", "vendor.compose-spec", *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_compose_files_are_valid_against_the_compose_specification() -> None:
+    done = _check_compose_schema(COMPOSE, PORTS_OVERRIDE)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_compose_schema_check_rejects_a_misspelt_key(tmp_path: Path) -> None:
+    broken = _load(COMPOSE)
+    broken["services"]["tikv"]["ulimit"] = broken["services"]["tikv"].pop("ulimits")
+    path = tmp_path / "docker-compose.yml"
+    path.write_text(yaml.safe_dump(broken))
+    assert _check_compose_schema(path).returncode != 0
 
 
 # --- what it exposes ----------------------------------------------------------------------------
