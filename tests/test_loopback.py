@@ -82,6 +82,35 @@ def judge(found: list[Listener], known: Callable[[Listener], str | None]) -> Non
         pytest.xfail("known offenders still listen beyond loopback: " + "; ".join(reasons))
 
 
+@pytest.mark.parametrize(
+    ("address", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.3.4.5", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("10.1.2.3", False),
+        ("::ffff:192.168.1.2", False),
+        ("fe80::1%eth0", False),
+    ],
+)
+def test_is_loopback_accepts_only_127_8_and_ipv6_loopback(address: str, loopback: bool) -> None:
+    assert is_loopback(address) is loopback
+
+
+def test_judge_fails_on_a_wide_listener_that_is_not_a_known_offender() -> None:
+    found = [Listener("views", 1, "127.0.0.1", 8000), Listener("redis", 2, "0.0.0.0", 6379)]
+    with pytest.raises(AssertionError, match="redis"):
+        judge(found, lambda listener: None)
+
+
+def test_judge_fails_when_it_found_no_socket_at_all() -> None:
+    with pytest.raises(AssertionError, match="looked at nothing"):
+        judge([], lambda listener: None)
+
+
 # --- the stack ----------------------------------------------------------------------------------
 
 
@@ -125,7 +154,8 @@ def test_every_stack_server_listens_on_loopback_only(stack: Settings) -> None:
     servers = {listener.owner for listener in found}
     assert {"redis", "ferretdb", "rabbitmq", "kafka"} <= servers, servers
     ports = {listener.port for listener in found}
-    assert {stack.kafka_port, stack.redis_port, stack.rabbitmq_port, stack.mongo_port} <= ports
+    expected = {stack.kafka_port, stack.redis_port, stack.rabbitmq_port, stack.mongo_port}
+    assert expected | {stack.sql_port} <= ports
     judge(found, known_stack_offender(stack))
 
 
