@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from loadtest.processes import ROOT
 
-RATE_LINE = re.compile(r"^\s*(?P<name>[^:]+?):\s+(?P<rate>[\d,]+(?:\.\d+)?) events/s", re.M)
+RATE_LINE = re.compile(r"^[ \t]*(?P<name>[^:\n]+?):\s+(?P<rate>[\d,]+(?:\.\d+)?) events/s", re.M)
 STORE_LINE = re.compile(r"^(?P<store>\w+) alone\b")
 
 

@@ -56,7 +56,7 @@ QUICK = Plan(
     rabbitmq_messages=5_000,
     fresh_rates=(250, 1_000),
     fresh_seconds=3.0,
-    fresh_wait_s=6.0,
+    fresh_wait_s=5.0,
     drain_events=3_000,
     drain_naive=200,
     read_sizes=(1_000, 4_000),
@@ -147,7 +147,7 @@ class Run:
             targets = {route: await p.gateway(route) for route in ingest.ROUTES}
             for route, target in targets.items():
                 # Warm-up: assignment, schema creation, connections; not a sample.
-                await freshness.measure_point(p.settings, target, route, 50, 2.0, 30.0)
+                await freshness.measure_point(p.settings, target, route, 50, 2.0, 10.0)
             self.tick("pipeline up")
             for route, target in targets.items():
                 for per_s in self.plan.fresh_rates:
