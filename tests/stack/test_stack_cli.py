@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from squidstream.cli import build_parser
-from stack.cli import format_table
+from squidstream.settings import load_settings
+from stack.cli import command_settings, format_table
 from stack.manager import ServerStatus
 
 
@@ -31,3 +32,18 @@ def test_status_table_aligns_columns_and_marks_health() -> None:
     assert lines[1].split() == ["redis", "6379", "42", "yes", "running"]
     assert lines[2].split() == ["ferretdb", "27017", "-", "no", "stopped"]
     assert len({line.index(line.split()[1]) for line in lines}) == 1  # ports in one column
+
+
+def test_kafka_brokers_option_sets_the_cluster_size_for_the_command() -> None:
+    args = build_parser().parse_args(["stack", "up", "--kafka-brokers", "3"])
+    assert command_settings(args).kafka_brokers == 3
+    args = build_parser().parse_args(["stack", "status"])
+    assert command_settings(args).kafka_brokers == load_settings().kafka_brokers
+
+
+@pytest.mark.parametrize("fault", ["kill", "pause", "resume", "restart"])
+def test_fault_commands_take_one_server_name(fault: str) -> None:
+    args = build_parser().parse_args(["stack", fault, "kafka-2", "--kafka-brokers", "3"])
+    assert (args.fault, args.name, args.kafka_brokers) == (fault, "kafka-2", 3)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["stack", fault, "zookeeper"])
