@@ -26,46 +26,56 @@ MAX_KEYS_PER_CALL: Final = 5000
 
 # The offsets below follow the layout in gateways/reservations/__init__.py: state at 1,
 # deadline at 2..14, owner at 15..30, event bytes from 31.
-# KEYS: one per request id. ARGV: lease_ms, horizon_ms, owner, then one event per key.
-# Replies per key: "R" (reserved for us) or a verdict letter (A, W, T) and the held bytes.
+# KEYS: one per request id. ARGV: lease_ms, horizon_ms, owner, the events' lengths
+# ("12,130,..."), then all events concatenated: a few big arguments cost far less to pack
+# and parse in Python than one per event. Reply: one string of verdict letters (R, A, W,
+# T), then the held bytes of every key whose letter is not R, in key order.
 RESERVE: Final = """
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local deadline = string.format('%013.0f', now + tonumber(ARGV[1]))
-local owner = ARGV[3]
-local replies = {}
-for i, key in ipairs(KEYS) do
+local owner, events, pos, i = ARGV[3], ARGV[5], 1, 0
+local verdicts, replies = {}, {''}
+for size in string.gmatch(ARGV[4], '%d+') do
+  i = i + 1
+  local key, raw = KEYS[i], string.sub(events, pos, pos + tonumber(size) - 1)
+  pos = pos + tonumber(size)
   local held = redis.call('GET', key)
   if not held then
-    redis.call('SET', key, 'P' .. deadline .. owner .. ARGV[3 + i], 'PX', ARGV[2])
-    replies[i] = 'R'
+    redis.call('SET', key, 'P' .. deadline .. owner .. raw, 'PX', ARGV[2])
+    verdicts[i] = 'R'
   elseif string.sub(held, 1, 1) == 'A' then
-    replies[i] = held
+    verdicts[i] = 'A'
+    replies[#replies + 1] = string.sub(held, 2)
   elseif tonumber(string.sub(held, 2, 14)) > now then
-    replies[i] = 'W' .. string.sub(held, 31)
+    verdicts[i] = 'W'
+    replies[#replies + 1] = string.sub(held, 31)
   else
-    local event = string.sub(held, 31)
-    redis.call('SET', key, 'P' .. deadline .. owner .. event, 'KEEPTTL')
-    replies[i] = 'T' .. event
+    local first = string.sub(held, 31)
+    redis.call('SET', key, 'P' .. deadline .. owner .. first, 'KEEPTTL')
+    verdicts[i] = 'T'
+    replies[#replies + 1] = first
   end
 end
+replies[1] = table.concat(verdicts)
 return replies
 """
 
 # KEYS: reservations whose events the broker confirmed. ARGV: horizon_ms, owner.
-# Replies 1 per key no longer ours (taken over or gone; its new owner settles it), else 0.
+# Reply: one character per key, 1 if no longer ours (taken over or gone; its new owner
+# settles it), else 0.
 ACCEPT: Final = """
 local lost = {}
 for i, key in ipairs(KEYS) do
   local held = redis.call('GET', key)
-  lost[i] = 0
+  lost[i] = '0'
   if held and string.sub(held, 1, 1) == 'P' and string.sub(held, 15, 30) == ARGV[2] then
     redis.call('SET', key, 'A' .. string.sub(held, 31), 'PX', ARGV[1])
   elseif not (held and string.sub(held, 1, 1) == 'A') then
-    lost[i] = 1
+    lost[i] = '1'
   end
 end
-return lost
+return table.concat(lost)
 """
 
 # KEYS: reservations whose publish failed. ARGV: owner, "forget" or "expire".
@@ -130,10 +140,17 @@ class RedisReservations:
 
     async def _reserve_all(self, claims: list[Claim]) -> list[Held]:
         keys = [self.key(claim.request_id) for claim in claims]
-        args: list[bytes | str | int] = [self._lease_ms, self._horizon_ms, self.owner]
-        args += [claim.raw for claim in claims]
-        replies = await self._call(self._reserve_script(keys=keys, args=args))
-        return [_held(reply, claim) for reply, claim in zip(replies, claims, strict=True)]
+        sizes = ",".join(str(len(claim.raw)) for claim in claims)
+        events = b"".join(claim.raw for claim in claims)
+        args: list[bytes | str | int] = [
+            self._lease_ms,
+            self._horizon_ms,
+            self.owner,
+            sizes,
+            events,
+        ]
+        verdicts, *held = await self._call(self._reserve_script(keys=keys, args=args))
+        return _held(verdicts, held, claims)
 
     async def accept(self, request_ids: Sequence[str]) -> int:
         return sum(await self._accepting.submit(request_ids)) if request_ids else 0
@@ -141,7 +158,8 @@ class RedisReservations:
     async def _accept_all(self, request_ids: list[str]) -> list[int]:
         keys = [self.key(request_id) for request_id in request_ids]
         args: list[int | str] = [self._horizon_ms, self.owner]
-        return [int(lost) for lost in await self._call(self._accept_script(keys=keys, args=args))]
+        lost: bytes = await self._call(self._accept_script(keys=keys, args=args))
+        return [flag - ord("0") for flag in lost]
 
     async def release(self, request_ids: Sequence[str], *, maybe_sent: bool) -> None:
         if not request_ids:
@@ -170,8 +188,10 @@ class RedisReservations:
             raise ReservationsUnavailable(f"{self._where}: {exc!r}") from exc
 
 
-def _held(reply: bytes, claim: Claim) -> Held:
-    verdict = Verdict(reply[:1].decode())
-    if verdict is Verdict.RESERVED:
-        return Held(verdict, claim.raw)
-    return Held(verdict, reply[1:])
+def _held(verdicts: bytes, held: list[bytes], claims: list[Claim]) -> list[Held]:
+    """Unpack RESERVE's reply: our own bytes for R, the next held bytes for any other letter."""
+    found, rest = [], iter(held)
+    for letter, claim in zip(verdicts.decode(), claims, strict=True):
+        verdict = Verdict(letter)
+        found.append(Held(verdict, claim.raw if verdict is Verdict.RESERVED else next(rest)))
+    return found
