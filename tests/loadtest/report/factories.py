@@ -23,7 +23,7 @@ def ingest_point(route: str, mode: str, per_s: float, p99: float = 100.0) -> Ing
 
 
 def fresh(route: str, per_s: int, p99: dict[str, float], sustained: bool = True) -> FreshnessPoint:
-    visible = {store: lat(ms / 2, ms) for store, ms in p99.items()}
+    visible: dict[str, Latency | None] = {s: lat(ms / 2, ms) for s, ms in p99.items()}
     return FreshnessPoint(
         route, per_s, float(per_s), 3.0, 30, visible, dict.fromkeys(p99, 0), sustained
     )

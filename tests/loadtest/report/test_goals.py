@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from loadtest.report.goals import check_goals, missed
+from loadtest.report.results import Results
 from tests.loadtest.report.factories import fresh, good_run, ingest_point, read, with_drain
 
 
-def _missed(results: object) -> list[str]:
-    return [goal.name for goal in missed(check_goals(results))]  # type: ignore[arg-type]
+def _missed(results: Results) -> list[str]:
+    return [goal.name for goal in missed(check_goals(results))]
 
 
 def test_a_run_that_meets_every_goal_misses_none() -> None:

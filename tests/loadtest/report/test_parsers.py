@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from loadtest.report.drain import DrainError, parse_drain
@@ -49,9 +51,9 @@ def test_the_rabbitmq_publisher_s_key_value_line_is_the_ceiling() -> None:
 
 
 @pytest.mark.parametrize("parse", [parse_kafka_perf, parse_confirm_publisher])
-def test_a_tool_that_printed_no_result_is_an_error(parse: object) -> None:
+def test_a_tool_that_printed_no_result_is_an_error(parse: Callable[[str], object]) -> None:
     with pytest.raises(JavaClientError):
-        parse("Exception in thread main")  # type: ignore[operator]
+        parse("Exception in thread main")
 
 
 def test_bench_streams_rates_split_into_consumers_and_stores_alone() -> None:
