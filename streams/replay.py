@@ -3,28 +3,29 @@
 The fence is the consumer group itself: replay first deletes the workers' group, which Kafka
 refuses (GROUP_NOT_EMPTY) while any member is alive, so it cannot fail open the way a list
 of worker URLs could. With the group gone, replay empties SQL, Redis and MongoDB (tracking
-records included) and truncates the tables' changelogs, then re-projects the log through the
+records included) and deletes the tables' changelogs, then re-projects the log through the
 same engine the workers use. Workers started afterwards begin at offset 0 (the group has no
 offsets any more): the stores skip what replay applied, and the tables are rebuilt exactly.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
 
-from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.protocol.admin import DeleteGroupsRequest
 from tqdm import tqdm
 
+from squidstream.backoff import Backoff
 from squidstream.settings import Settings
 from squidstream.topics import ensure_topics
 from streams.batch import Batch
 from streams.errors import ReplayError
-from streams.log_reader import end_offsets, open_reader, partitions_of, read_ranges
+from streams.log_reader import end_offsets, open_reader, read_ranges
 from streams.project import Projector, Stores, close_stores, open_stores
 from streams.tables import TABLE_NAMES
 
@@ -53,7 +54,28 @@ def changelog_topics(settings: Settings) -> list[str]:
 
 
 async def fence(settings: Settings) -> None:
-    """Delete the workers' consumer group; ReplayError while any worker is a member."""
+    """Delete the workers' consumer group; ReplayError while any worker is a member.
+
+    Workers are static members (streams.app), which do not leave the group when they stop:
+    Kafka drops them after the session timeout. So a non-empty group is asked again until
+    that timeout (plus a margin) has passed, and only then is it taken as a running worker.
+    """
+    deadline = time.monotonic() + settings.consumer_session_timeout_s + 5
+    backoff = Backoff(first_s=0.5, cap_s=3)
+    while True:
+        try:
+            return await _delete_group(settings)
+        except GroupNotEmpty as exc:
+            if time.monotonic() > deadline:
+                raise ReplayError(f"{exc}; stop them first") from exc
+            await asyncio.sleep(backoff.next_delay())
+
+
+class GroupNotEmpty(ReplayError):
+    """The workers' consumer group still has members."""
+
+
+async def _delete_group(settings: Settings) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
@@ -67,24 +89,28 @@ async def fence(settings: Settings) -> None:
         await admin.close()
     for name, code in response.results:
         if code == GROUP_NOT_EMPTY:
-            raise ReplayError(f"workers of group {name!r} are running; stop them first")
+            raise GroupNotEmpty(f"workers of group {name!r} are running")
         if code not in (0, GROUP_ID_NOT_FOUND):
             raise ReplayError(f"cannot delete consumer group {name!r}: Kafka error {code}")
 
 
-async def truncate_changelogs(settings: Settings) -> None:
-    """Move each changelog's start to its end, so tables recover empty."""
+async def drop_changelogs(settings: Settings, timeout_s: float = 60.0) -> None:
+    """Delete the tables' changelog topics (the next worker re-creates them empty).
+
+    Deleting records is refused on compacted topics, so the topics go as a whole; this
+    waits until the broker no longer lists them, so the worker's create cannot race it.
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
-        existing = set(await admin.list_topics())
-        async with open_reader(settings) as consumer:
-            for topic in changelog_topics(settings):
-                if topic not in existing:
-                    continue
-                tps = [TopicPartition(topic, p) for p in await partitions_of(settings, topic)]
-                ends = await consumer.end_offsets(tps)
-                await admin.delete_records({tp: RecordsToDelete(end) for tp, end in ends.items()})
+        doomed = set(changelog_topics(settings)) & set(await admin.list_topics())
+        if doomed:
+            await admin.delete_topics(sorted(doomed))
+        deadline = time.monotonic() + timeout_s
+        while doomed & set(await admin.list_topics()):
+            if time.monotonic() > deadline:
+                raise ReplayError(f"changelog topics {sorted(doomed)} were not deleted in time")
+            await asyncio.sleep(0.5)
     finally:
         await admin.close()
 
@@ -97,7 +123,7 @@ async def replay(settings: Settings, progress: bool = True) -> DrainResult:
     try:
         for store in stores.all:
             await store.reset()
-        await truncate_changelogs(settings)
+        await drop_changelogs(settings)
         return await _project_all(settings, stores, progress)
     finally:
         await close_stores(stores.all)

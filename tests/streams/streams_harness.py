@@ -108,11 +108,12 @@ class Reports:
     redis_last: list[str] = field(default_factory=list)
     # Summed over the workers' /squid/tables/ pages; None when no worker answered.
     tables: dict[str, dict[str, int]] | None = None
+    tables_wanted: bool = field(default=False, compare=False)
 
     def settled(self, total: int) -> bool:
         wins = sum(self.redis.get("wins", {}).values())
         table_wins = sum((self.tables or {}).get("wins", {}).values())
-        tables_done = self.tables is None or table_wins == total
+        tables_done = table_wins == total if self.tables_wanted else True
         return self.sql_rows == self.mongo_docs == wins == total and tables_done
 
 
@@ -145,7 +146,9 @@ async def read_reports(settings: Settings, workers: Sequence[Settings] | None = 
     await _read_sql(settings, reports)
     await _read_redis(settings, reports)
     await _read_mongo(settings, reports)
-    await _read_tables([settings] if workers is None else workers, reports)
+    workers = [settings] if workers is None else workers
+    reports.tables_wanted = bool(workers)
+    await _read_tables(workers, reports)
     return reports
 
 

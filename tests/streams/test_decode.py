@@ -3,29 +3,45 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from proto import game_pb2
+from squidstream.contract import (
+    EVENT_MAX_BYTES,
+    OCCURRED_AT_MAX_MS,
+    OCCURRED_AT_MIN_MS,
+    PLAYERS_MAX,
+    event_id_for,
+)
 from streams.decode import GAME_NAMES, DeadLetter, Event, decode, encode
+from streams.synthetic import winner_for
+
+request_ids = st.text(
+    st.characters(codec="utf-8", categories=["L", "N", "P", "S", "Zs"]), min_size=1, max_size=128
+).filter(lambda text: text.strip() != "" and text.isprintable())
+gateway_ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}", fullmatch=True)
 
 
 @st.composite
 def events(draw: st.DrawFn) -> Event:
-    players = draw(st.integers(1, 1000))
+    """Any event the contract allows: every request id length, any player count."""
+    players = draw(st.integers(1, PLAYERS_MAX))
     game_id = draw(st.sampled_from(sorted(GAME_NAMES)))
+    request_id = draw(request_ids)
     return Event(
-        event_id=draw(st.uuids()).hex,
-        request_id=draw(st.text(max_size=64)),
+        event_id=event_id_for(request_id),
+        request_id=request_id,
         game_id=game_id,
         game_name=GAME_NAMES[game_id],
         players=players,
-        winner=draw(st.integers(1, players)),
+        winner=winner_for(game_id, players, random.Random(draw(st.integers()))),
         route=draw(st.sampled_from(["kafka", "rabbitmq"])),
-        gateway_id=draw(st.text(max_size=20)),
-        occurred_at_ms=draw(st.integers(1, 2**53)),
+        gateway_id=draw(gateway_ids),
+        occurred_at_ms=draw(st.integers(OCCURRED_AT_MIN_MS, OCCURRED_AT_MAX_MS)),
         schema_version=1,
     )
 
@@ -49,6 +65,15 @@ def test_undecodable_bytes_become_a_dead_letter_not_an_exception(raw: bytes | No
     ("change", "reason_part"),
     [
         ({"event_id": ""}, "event_id"),
+        ({"event_id": "00000000-0000-5000-8000-000000000000"}, "event_id"),
+        ({"request_id": "r" * 129}, "request_id"),
+        ({"request_id": "bell\x07"}, "request_id"),
+        ({"gateway_id": "g" * 65}, "gateway_id"),
+        ({"gateway_id": "has space"}, "gateway_id"),
+        ({"game_name": "Squid"}, "game_name"),
+        ({"game_id": 3, "game_name": "The Last One", "winner": 9}, "winner"),
+        ({"game_id": 4, "game_name": "Even Game", "winner": 7}, "winner"),
+        ({"occurred_at_ms": 253_402_300_800_000}, "occurred_at_ms"),
         ({"game_id": 6}, "game_id"),
         ({"game_id": 0}, "game_id"),
         ({"players": 0, "winner": 0}, "players"),
@@ -66,6 +91,8 @@ def test_an_event_breaking_a_rule_is_a_dead_letter_naming_the_rule(
     message.ParseFromString(encode(_valid()))
     for field, value in change.items():
         setattr(message, field, value)
+    if "request_id" in change:  # keep the event id matching, so the request id is at fault
+        message.event_id = event_id_for(message.request_id)
     raw = message.SerializeToString()
     result = decode(raw)
     assert isinstance(result, DeadLetter)
@@ -73,5 +100,11 @@ def test_an_event_breaking_a_rule_is_a_dead_letter_naming_the_rule(
     assert result.raw == raw
 
 
+def test_a_record_over_the_size_limit_is_a_dead_letter_before_parsing() -> None:
+    result = decode(encode(_valid()) + b"\x00" * EVENT_MAX_BYTES)
+    assert isinstance(result, DeadLetter)
+    assert str(EVENT_MAX_BYTES) in result.reason
+
+
 def _valid() -> Event:
-    return Event("e1", "r1", 1, "Random", 10, 7, "kafka", "gw", 1_700_000_000_000, 1)
+    return Event(event_id_for("r1"), "r1", 1, "Random", 10, 7, "kafka", "gw", 1_700_000_000_000, 1)

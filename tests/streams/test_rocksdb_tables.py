@@ -53,7 +53,7 @@ async def test_tables_on_the_rocksdb_store_are_served_and_survive_a_worker_resta
     assert second_alive, log[-3000:]
     assert_exactly_once(reports, events)
     # RocksDB holds one database per table and partition under the worker's data dir.
-    assert {name.split("-")[0] for name in databases} >= {*COUNTERS, "route_rate"}, databases
+    assert {name.split("-")[0] for name in databases} >= {*COUNTERS, "route_rate_minute"}, databases
     for body in (before, after, settled):
         assert totals(body) == dict.fromkeys(COUNTERS, EVENTS), body
         assert body["partitions"] == list(range(settings.events_partitions))

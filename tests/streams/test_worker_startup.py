@@ -17,19 +17,16 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from squidstream.settings import Settings
 from squidstream.topics import ensure_topics
 from streams.decode import Event, encode
-from streams.pipeline import Pipeline, PipelineBroken
+from streams.replay import changelog_topics
 from streams.synthetic import synthetic_events
-from streams.topics import deltas_topic
 from tests.streams.streams_harness import (
     assert_exactly_once,
     wait_for_reports,
     worker,
 )
-from tests.streams.test_pipeline import batch_of
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.sql, pytest.mark.timeout(300)]
 FLOOD = 2000
-TABLES = ("player_wins", "game_sizes", "game_counts", "route_counts", "route_rate")
 CRASH_WORDS = ("Traceback", "CRITICAL", "PartitionsMismatch", "Crashed")
 
 
@@ -77,33 +74,6 @@ async def test_a_changelog_with_the_wrong_partition_count_stops_the_worker_loudl
     assert status not in (None, 0), log[-3000:]
     assert changelog in log
     assert "2 partitions, needs 4" in log
-
-
-@pytest.mark.asyncio
-async def test_a_store_lane_that_dies_breaks_the_pipeline_instead_of_stalling_it() -> None:
-    class Broken:
-        name = "broken"
-
-        async def apply(self, events: Sequence[Event]) -> None:
-            # Not an Exception, so the lane's retry loop lets it through and the lane ends.
-            raise asyncio.CancelledError
-
-        async def reset(self) -> None:
-            return None
-
-        async def close(self) -> None:
-            return None
-
-    async def on_committed(batch: Any) -> None:
-        return None
-
-    async with asyncio.timeout(10), Pipeline([Broken()], on_committed, max_inflight=1) as pipe:
-        await pipe.submit(batch_of(synthetic_events(1, seed=23)))
-        with pytest.raises(PipelineBroken):
-            # The first batch never commits: without the check this waits for a slot forever.
-            await pipe.submit(batch_of(synthetic_events(1, seed=24), first_offset=1))
-        with pytest.raises(PipelineBroken):
-            pipe.check()
 
 
 async def trickle(settings: Settings, events: Sequence[Event], seconds: float) -> None:
@@ -154,8 +124,7 @@ def worker_log(log_dir: Path) -> str:
 
 
 def worker_topic_names(settings: Settings) -> list[str]:
-    changelogs = [f"{settings.faust_app_id}-{table}-changelog" for table in TABLES]
-    return [settings.events_topic, deltas_topic(settings), settings.dead_letter_topic, *changelogs]
+    return [settings.events_topic, settings.dead_letter_topic, *changelog_topics(settings)]
 
 
 async def partition_counts(settings: Settings, names: list[str]) -> dict[str, int]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -13,6 +12,7 @@ import redis.asyncio as aioredis
 from squidstream.settings import Settings
 from streams.sinks.redis import RedisProjection
 from streams.synthetic import synthetic_events
+from tests.streams.sinks.test_tracking_contract import batch, laid_out
 
 pytestmark = pytest.mark.stack
 
@@ -36,37 +36,24 @@ async def client(stack: Settings) -> AsyncIterator[aioredis.Redis]:
 
 
 @pytest.mark.asyncio
-async def test_applying_a_batch_twice_counts_each_event_once(
-    projection: RedisProjection, client: aioredis.Redis
-) -> None:
-    batch = synthetic_events(300, seed=1)
-    await projection.apply(batch)
-    await projection.apply(batch[100:] + batch[:50])
-    prefix = projection._prefix
-    wins = cast(
-        list[tuple[str, float]], await client.zrange(f"{prefix}:wins", 0, -1, withscores=True)
-    )
-    assert sum(score for _, score in wins) == 300
-    assert sum(map(int, (await client.hgetall(f"{prefix}:sizes")).values())) == 300
-    assert (await client.hgetall(f"{prefix}:routes")) == {"kafka": "300"}
-    assert await client.hget(f"{prefix}:meta", "events") == "300"
-
-
-@pytest.mark.asyncio
 async def test_last_games_are_the_ten_newest_whatever_the_batch_order(
     projection: RedisProjection, client: aioredis.Redis
 ) -> None:
-    batch = synthetic_events(50, seed=2)
-    await projection.apply(batch[25:])
-    await projection.apply(batch[:25])
+    events = synthetic_events(50, seed=2)  # occurring 1 ms apart
+    await projection.apply(batch(laid_out(events[25:], partition=1)))  # the newer ones first
+    await projection.apply(batch(laid_out(events[:25], partition=0)))
     last = [json.loads(item) for item in await client.lrange(f"{projection._prefix}:last", 0, -1)]
-    assert [game["event_id"] for game in last] == [e.event_id for e in reversed(batch[-10:])]
+    assert [game["event_id"] for game in last] == [e.event_id for e in reversed(events[-10:])]
 
 
 @pytest.mark.asyncio
 async def test_reset_deletes_every_key_under_the_prefix(
     projection: RedisProjection, client: aioredis.Redis
 ) -> None:
-    await projection.apply(synthetic_events(20, seed=3))
+    await projection.apply(batch(laid_out(synthetic_events(20, seed=3))))
+    reservation = f"{projection._prefix}:req:r1"
+    await client.set(reservation, "a gateway's, not a projection")
     await projection.reset()
-    assert [key async for key in client.scan_iter(match=f"{projection._prefix}:*")] == []
+    left = [key async for key in client.scan_iter(match=f"{projection._prefix}:*")]
+    assert left == [reservation]
+    await client.delete(reservation)
