@@ -9,7 +9,7 @@ SQUID := $(BIN)/squidstream
 PYTEST_ARGS ?=
 
 
-.PHONY: test-tidb help setup setup-system venv npm proto proto-check lint format stack-up stack-down stack-status test test-fast run bench clean
+.PHONY: soak faults test-tidb help setup setup-system venv npm proto proto-check lint format stack-up stack-down stack-status test test-fast run bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -65,7 +65,7 @@ stack-status: venv ## Table of servers, ports, pids and health
 test: setup lint ## Set up, lint, start the stack, run every test (MariaDB, then TiDB), stop the stack
 	@trap '$(SQUID) stack down' EXIT; \
 	$(SQUID) stack up || exit 1; \
-	$(BIN)/pytest -ra $(PYTEST_ARGS); rc=$$?; \
+	$(BIN)/pytest -ra -m "not soak" $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; rc=0; fi; \
 	[ $$rc -ne 0 ] || $(MAKE) --no-print-directory test-tidb || rc=1; \
 	exit $$rc
@@ -75,7 +75,15 @@ test-tidb: export SQUID_SQL_PORT = 4000
 test-tidb: venv ## The SQL projection and report tests against a real tidb-server (first run builds it, ~12 min)
 	$(SQUID) stack up
 	$(BIN)/pytest -ra tests/stack/test_stack_tidb.py $(PYTEST_ARGS)
-	$(BIN)/pytest -ra -m sql $(PYTEST_ARGS)
+	$(BIN)/pytest -ra -m "sql and not soak" $(PYTEST_ARGS)
+
+soak: venv ## At least 10 minutes of flood through faults in a seeded random order (SQUID_SOAK_S, SQUID_SOAK_SEED)
+	$(SQUID) stack up
+	$(BIN)/pytest -ra -s -m soak tests/faults/test_soak.py $(PYTEST_ARGS)
+
+faults: venv ## The fault suite alone: one fault at a time mid-flood, with its fault table
+	$(SQUID) stack up
+	$(BIN)/pytest -ra -m faults tests/faults/test_faults.py $(PYTEST_ARGS)
 
 test-fast: venv ## Unit tests only (no servers)
 	$(BIN)/pytest -ra -m "not stack" $(PYTEST_ARGS)

@@ -16,10 +16,13 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from proto import game_pb2
+from squidstream.contract import GAMES as GAME_NAMES
+from squidstream.contract import event_id_for
 from squidstream.settings import Settings
 from squidstream.topics import ensure_topics
+from streams.synthetic import winner_for
 from tests.helpers import isolated_settings
-from tests.views.seed import GAME_NAMES, SeedGame
+from tests.views.seed import SeedGame
 
 FAUST = Path(sys.executable).with_name("faust")
 ROUTES = {"kafka": game_pb2.ROUTE_KAFKA, "rabbitmq": game_pb2.ROUTE_RABBITMQ}
@@ -48,12 +51,12 @@ class Pipeline:
             game_id, players = self._rng.randint(1, 5), self._rng.randint(1, max_players)
             made.append(
                 SeedGame(
-                    event_id=f"{self.settings.redis_prefix}-{start + i}",
-                    request_id=f"rq-{start + i}",
+                    event_id=event_id_for(f"{self.settings.redis_prefix}-{start + i}"),
+                    request_id=f"{self.settings.redis_prefix}-{start + i}",
                     game_id=game_id,
                     game_name=GAME_NAMES[game_id],
                     players=players,
-                    winner=self._rng.randint(1, players),
+                    winner=winner_for(game_id, players, self._rng),
                     route=self._rng.choice(["kafka", "rabbitmq"]),
                     gateway_id="views-test",
                     occurred_at_ms=base + i,

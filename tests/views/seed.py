@@ -15,10 +15,11 @@ import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
+from squidstream.contract import GAMES
 from squidstream.settings import PROJECT_ROOT, Settings
 
 MIGRATIONS = PROJECT_ROOT / "streams" / "sql" / "migrations"
-GAME_NAMES = {1: "Random", 2: "Half Game", 3: "The Last One", 4: "Even Game", 5: "Odd Game"}
+GAME_NAMES = GAMES
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
 
@@ -78,7 +79,6 @@ async def seed_redis(settings: Settings, games: list[SeedGame], projected_at_ms:
             doc = json.dumps(asdict(game))
             pipe.lpush(f"{p}:last", doc)
             pipe.lpush(f"{p}:recent:{game.players}", doc)
-            pipe.sadd(f"{p}:seen", game.event_id)
         pipe.ltrim(f"{p}:last", 0, 9)
         for size in {g.players for g in games}:
             pipe.ltrim(f"{p}:recent:{size}", 0, 9)
