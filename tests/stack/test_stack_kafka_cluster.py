@@ -24,6 +24,7 @@ IN_FLIGHT = 200
 BEFORE_KILL = 3_000
 AFTER_KILL = 3_000
 FLOOD_TIMEOUT_S = 120.0
+ISR_TIMEOUT_S = 60.0
 
 LOG = logging.getLogger(__name__)
 
@@ -33,9 +34,24 @@ pytestmark = [pytest.mark.slow, pytest.mark.asyncio]
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Settings]:
     with private_stack(["kafka"], kafka_brokers=3) as settings:
+        # Each node is healthy once it is unfenced; the metadata any one of them serves may
+        # still lag behind the others for a moment.
+        asyncio.run(_wait_for_brokers(settings, 3))
         yield settings.model_copy(
             update={"events_replication_factor": 3, "events_min_insync_replicas": 2}
         )
+
+
+async def _wait_for_brokers(settings: Settings, count: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + ISR_TIMEOUT_S
+        while len((await admin.describe_cluster())["brokers"]) < count:
+            assert time.monotonic() < deadline, f"fewer than {count} brokers in the metadata"
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
 
 
 async def _describe(settings: Settings, topic: str) -> list[dict[str, Any]]:
@@ -170,3 +186,15 @@ async def test_sigkill_of_a_broker_mid_flood_loses_no_acknowledged_record(
     await asyncio.to_thread(faults.restart, cluster, victim, lambda _: None)
     [row] = await asyncio.to_thread(manager.status, cluster, [victim])
     assert row.healthy
+    await _wait_for_full_isr(cluster, topic)
+
+
+async def _wait_for_full_isr(settings: Settings, topic: str) -> None:
+    """Until the restarted broker has caught up: every partition has all 3 replicas in sync."""
+    deadline = time.monotonic() + ISR_TIMEOUT_S
+    while True:
+        isr = [len(partition["isr"]) for partition in await _describe(settings, topic)]
+        if isr == [3] * PARTITIONS:
+            return
+        assert time.monotonic() < deadline, f"in-sync replicas per partition: {isr}"
+        await asyncio.sleep(0.5)
