@@ -10,6 +10,7 @@ canonical one, is counted (the SQL ledger decides which, see streams.sinks.sql).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -47,6 +48,7 @@ class Batch:
     canonical: list[Event] = field(default_factory=list)
     # What the feeder acknowledges once every store and table holds the batch.
     handles: Sequence[Any] = ()
+    fetched_at: float = field(default_factory=time.monotonic)
 
     @property
     def partitions(self) -> list[int]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,8 @@ from faust.types import EventT, StreamT
 from squidstream.settings import Settings
 from streams.agents import crash_worker
 from streams.batch import Batch, Record
+from streams.metrics import WorkerMetrics
+from streams.pipeline import LaneState
 from streams.project import Projector, close_stores, open_stores_retrying
 from streams.tables import Tables, apply_batch
 
@@ -48,6 +51,10 @@ class ProjectionAgent:
         self.settings = settings
         self.tables = tables
         self.projector: Projector | None = None
+        # The offset after the last acknowledged record, per partition (for the lag).
+        self.acked: dict[int, int] = {}
+        self.metrics = WorkerMetrics()
+        self.metrics.watch(self.lags, self.lanes)
         self.topic = app.topic(
             settings.events_topic,
             key_serializer="raw",
@@ -62,6 +69,25 @@ class ProjectionAgent:
             for tp in self.app.consumer.assignment()
             if tp.topic == self.topic.get_topic_name()
         }
+
+    def lags(self) -> list[tuple[int, int]]:
+        """(partition, end offset minus acknowledged offset) for each owned partition."""
+        topic = self.settings.events_topic
+        result = []
+        for tp in self.app.consumer.assignment():
+            if tp.topic != topic:
+                continue
+            end = self.app.consumer.highwater(tp) or 0
+            acked = self.acked.get(tp.partition)
+            if acked is not None or end == 0:
+                result.append((tp.partition, max(0, end - (acked or 0))))
+        return result
+
+    def lanes(self) -> list[tuple[str, LaneState]]:
+        projector = self.projector
+        if projector is None:
+            return []
+        return [(lane.name, lane.state) for lane in projector.pipeline.lanes]
 
     async def run(self, stream: StreamT[Any]) -> None:
         try:
@@ -79,6 +105,10 @@ class ProjectionAgent:
             apply_batch(self.tables, batch, self.owned())
             for event in batch.handles:
                 await stream.ack(event)
+            for partition, span in batch.spans.items():
+                self.acked[partition] = max(self.acked.get(partition, 0), span.next)
+            self.metrics.projected.inc(len(batch.canonical))
+            self.metrics.batch_seconds.observe(time.monotonic() - batch.fetched_at)
 
         crashing: set[asyncio.Task[None]] = set()
 
@@ -100,3 +130,4 @@ class ProjectionAgent:
 
     def register(self) -> None:
         self.app.agent(self.topic, name="squid-projection", concurrency=1)(self.run)
+        self.metrics.install(self.app)

@@ -1,0 +1,50 @@
+"""A worker serves Prometheus metrics: Faust's monitor and the projection's own."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from squidstream.settings import Settings
+from squidstream.topics import ensure_topics
+from streams.synthetic import synthetic_events
+from tests.streams.streams_harness import produce, wait_for_reports, worker
+
+pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+@pytest.mark.asyncio
+async def test_metrics_count_projected_events_and_lag_returns_to_zero(
+    settings: Settings, tmp_path: Path
+) -> None:
+    await ensure_topics(settings, {settings.events_topic: 4})
+    events = synthetic_events(500, seed=31)
+    url = f"http://127.0.0.1:{settings.faust_web_port}/metrics"
+    with worker(settings, tmp_path):
+        await produce(settings, events)
+        await wait_for_reports(settings, len(events))
+        async with httpx.AsyncClient(timeout=5) as client:
+            for _ in range(40):  # the last acknowledgement lands just after the stores
+                found = samples((await client.get(url)).text)
+                if found.get(("squid_projected_events_total", ())) == len(events):
+                    break
+                await asyncio.sleep(0.25)
+    assert found[("squid_projected_events_total", ())] == len(events)
+    lags = {k: v for k, v in found.items() if k[0] == "squid_consumer_lag_records"}
+    assert len(lags) == 4
+    assert set(lags.values()) == {0}
+    assert found[("squid_store_events_total", (("store", "sql"),))] == len(events)
+    assert found[("faust_messages_received_total", ())] >= len(events)
+    assert found[("squid_batch_seconds_count", ())] >= 1
