@@ -131,3 +131,15 @@ async def _wait_for_leaders(
         if asyncio.get_running_loop().time() > deadline:
             raise TopicError(f"topics without leaders after {timeout_s:.0f}s: {sorted(pending)}")
         await asyncio.sleep(0.1)
+
+
+def workers_topic(settings: Settings) -> str:
+    """Where each worker announces its web address and the partitions Faust assigned it.
+
+    Compacted, keyed by the worker's URL: the views find the workers and who owns which
+    partition here, from Faust's own assignment, instead of from a hand-kept list.
+    """
+    return f"{settings.faust_app_id}-workers"
+
+
+WORKERS_TOPIC_CONFIG = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}

@@ -12,6 +12,7 @@ from squidstream.settings import Settings, get_settings
 from streams.agents import fatal_task
 from streams.bridge import Bridge
 from streams.projection_agent import ProjectionAgent
+from streams.registry import Registry
 from streams.tables import Tables, define_tables, snapshot
 from streams.topics import ensure_worker_topics, worker_topics
 
@@ -61,6 +62,7 @@ def create_app(settings: Settings) -> SquidApp:
     tables = define_tables(app)
     projection = ProjectionAgent(app, settings, tables)
     projection.register()
+    Registry(app, settings, projection.owned).register()
     bridge = Bridge(settings)
     app.task(fatal_task(app, "rabbitmq bridge", bridge.run))
     register_page(app, tables, projection, bridge)
@@ -70,7 +72,17 @@ def create_app(settings: Settings) -> SquidApp:
 def register_page(
     app: faust.App, tables: Tables, projection: ProjectionAgent, bridge: Bridge
 ) -> None:
-    """GET /squid/tables/: this worker's table values and counters, as JSON."""
+    """GET /squid/tables/: this worker's table values and counters, as JSON;
+    GET /squid/tables/{table}/{key}/: one key, summed over the partitions this worker owns."""
+
+    @app.page("/squid/tables/{table}/{key}/")
+    async def squid_table_key(web: Any, request: Any, table: str, key: str) -> Any:
+        found = tables.counters.get(table)
+        if found is None:
+            return web.json({"error": f"no table {table!r}"}, status=404)
+        owned = projection.owned()
+        value = sum(int(v[0]) for p in owned if (v := found.get(f"{p}:{key}")))
+        return web.json({"table": table, "key": key, "value": value, "partitions": sorted(owned)})
 
     @app.page("/squid/tables/")
     async def squid_tables(web: Any, request: Any) -> Any:

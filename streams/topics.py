@@ -17,7 +17,14 @@ from typing import Any
 from mode.utils.times import want_seconds
 
 from squidstream.settings import Settings
-from squidstream.topics import KEEP_FOREVER, TopicError, TopicSpec, create_topics
+from squidstream.topics import (
+    KEEP_FOREVER,
+    WORKERS_TOPIC_CONFIG,
+    TopicError,
+    TopicSpec,
+    create_topics,
+    workers_topic,
+)
 from streams.errors import StreamsError
 
 TOPICS_TIMEOUT_S = 60.0
@@ -28,11 +35,12 @@ class TopicSetupError(StreamsError):
 
 
 def worker_topics(settings: Settings, changelogs: Iterable[Any]) -> list[TopicSpec]:
-    """The events and dead-letter topics, then each table's changelog topic."""
+    """The events, dead-letter and workers topics, then each table's changelog topic."""
     partitions = settings.events_partitions
     specs = [
         TopicSpec(settings.events_topic, partitions, KEEP_FOREVER),
         TopicSpec(settings.dead_letter_topic, 1, KEEP_FOREVER),
+        TopicSpec(workers_topic(settings), 1, WORKERS_TOPIC_CONFIG),
     ]
     return specs + [changelog_spec(topic, partitions) for topic in changelogs]
 
