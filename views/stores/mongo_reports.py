@@ -45,6 +45,7 @@ TRACKING_COLLECTION = "projection_tracking"
 LOG_MAX_TIME_MS = 3_000
 # The tracking collection holds one small document per partition.
 COUNTERS_MAX_TIME_MS = 1_000
+MAX_EVENT_ID = 200
 NEWEST_FIRST = [("occurred_at_ms", -1), ("_id", -1)]
 
 
@@ -70,7 +71,10 @@ class LogCursor:
             ms, event_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
         except (binascii.Error, UnicodeDecodeError, ValueError, TypeError) as exc:
             raise BadCursor(f"not a cursor of this log: {text!r}") from exc
-        if type(ms) is not int or not isinstance(event_id, str):
+        # Bounded as BSON's int64 and our event ids are: past that the driver would raise.
+        if type(ms) is not int or not 0 <= ms < 2**63 or not isinstance(event_id, str):
+            raise BadCursor(f"not a cursor of this log: {text!r}")
+        if len(event_id) > MAX_EVENT_ID:
             raise BadCursor(f"not a cursor of this log: {text!r}")
         return cls(ms, event_id)
 

@@ -55,7 +55,7 @@ def test_a_page_after_a_cursor_continues_below_it_breaking_ties_by_id() -> None:
     }
 
 
-@given(st.integers(min_value=0, max_value=2**53), st.text(max_size=80))
+@given(st.integers(min_value=0, max_value=2**63 - 1), st.text(max_size=80))
 def test_a_cursor_decodes_to_what_was_encoded(ms: int, event_id: str) -> None:
     cursor = LogCursor(ms, event_id)
 
@@ -67,6 +67,16 @@ def test_a_cursor_this_module_did_not_write_is_refused(text: str) -> None:
     # "[1,2]" (id not a string), '{"a":1}' (not a pair), '["1","a"]' (time not an int)
     with pytest.raises(BadCursor):
         LogCursor.decode(text)
+
+
+@pytest.mark.parametrize(
+    "cursor", [LogCursor(2**63, "ev"), LogCursor(-1, "ev"), LogCursor(1, "e" * 201)]
+)
+def test_a_cursor_beyond_what_the_log_can_hold_is_refused_not_sent_to_the_driver(
+    cursor: LogCursor,
+) -> None:
+    with pytest.raises(BadCursor):
+        LogCursor.decode(cursor.encode())
 
 
 def test_tracking_documents_add_up_per_game_per_route_and_keep_the_newest_time() -> None:
