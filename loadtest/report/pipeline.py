@@ -13,6 +13,7 @@ from typing import Any
 import aiomysql
 import httpx
 import redis.asyncio as aioredis
+from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
 from loadtest.brokers import delete_queue, delete_topic
@@ -47,6 +48,8 @@ async def drop_private(settings: Settings) -> None:
     with contextlib.suppress(Exception):
         for topic in (settings.events_topic, settings.dead_letter_topic):
             await delete_topic(settings, topic)
+    with contextlib.suppress(Exception):
+        await drop_app_topics(settings)
     for queue in (settings.rabbitmq_queue, settings.rabbitmq_dead_letter_queue):
         with contextlib.suppress(Exception):
             await delete_queue(settings, queue)
@@ -58,6 +61,18 @@ async def drop_private(settings: Settings) -> None:
     with contextlib.suppress(Exception):
         await mongo.drop_database(settings.mongo_database)
     await mongo.close()
+
+
+async def drop_app_topics(settings: Settings) -> None:
+    """The Faust app's own topics: table changelogs, the assignor's leader topic."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(f"{settings.faust_app_id}-")]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
 
 
 async def _drop_redis(settings: Settings) -> None:
