@@ -16,13 +16,16 @@ help: ## List the targets
 
 setup: setup-system venv npm ## Install everything the project needs on a fresh machine
 
-setup-system: ## Debian tools the tests use (browser, node); skipped when present
+setup-system: ## Debian tools the tests use (browser, node, prometheus); skipped when present
 	@pkgs=""; command -v chromium >/dev/null || pkgs="$$pkgs chromium"; \
 	command -v npm >/dev/null || pkgs="$$pkgs nodejs npm"; \
+	command -v prometheus >/dev/null || pkgs="$$pkgs prometheus"; \
 	if [ -n "$$pkgs" ]; then \
 	  echo ">> apt-get install$$pkgs"; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$pkgs; \
-	fi
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$pkgs || exit 1; \
+	  case "$$pkgs" in *prometheus*) service prometheus stop >/dev/null 2>&1; \
+	    systemctl disable prometheus >/dev/null 2>&1;; esac; \
+	fi; true
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
