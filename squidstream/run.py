@@ -127,7 +127,6 @@ def pipeline(
     `env` (SQUID_* overrides) goes to every child; `settings` must already reflect it.
     """
     web_ports = [settings.faust_web_port + i for i in range(workers)]
-    worker_urls = ",".join(f"http://{settings.faust_web_host}:{p}" for p in web_ports)
     children = [
         Child(
             "gateway-kafka",
@@ -173,7 +172,6 @@ def pipeline(
                 _squid("views"),
                 _http_ok(f"{views}/healthz"),
                 f"{views}/  (dashboard)",
-                env={"SQUID_FAUST_WORKER_URLS": worker_urls},
             )
         )
     for child in children:

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     gateway_host: str = "127.0.0.1"
     gateway_kafka_port: int = Field(50051, ge=1, le=65535)
     gateway_rabbitmq_port: int = Field(50052, ge=1, le=65535)
+    # Each gateway's Prometheus `/metrics`, on an HTTP port of its own (on gateway_host).
+    gateway_kafka_metrics_port: int = Field(50061, ge=1, le=65535)
+    gateway_rabbitmq_metrics_port: int = Field(50062, ge=1, le=65535)
     gateway_id: str = ""
     max_players: int = Field(1000, ge=1, le=PLAYERS_MAX)
     broker_timeout_s: float = Field(5.0, gt=0, le=300)
@@ -113,7 +116,6 @@ class Settings(BaseSettings):
     faust_web_host: str = "127.0.0.1"
     faust_web_port: int = Field(6066, ge=1, le=65535)
     faust_store: str = Field("memory://", pattern="^(memory://|rocksdb://.*)$")
-    faust_worker_urls: str = "http://127.0.0.1:6066"
     batch_size: int = Field(1000, ge=1, le=100_000)
     batch_timeout_s: float = Field(0.2, gt=0, le=60)
     # How long a silent (killed) worker keeps its partitions before the group moves them.
@@ -184,10 +186,6 @@ class Settings(BaseSettings):
     @property
     def mongo_url(self) -> str:
         return f"mongodb://{self.mongo_host}:{self.mongo_port}/"
-
-    @property
-    def worker_urls(self) -> list[str]:
-        return [url.strip().rstrip("/") for url in self.faust_worker_urls.split(",") if url.strip()]
 
 
 def load_settings() -> Settings:

@@ -143,3 +143,6 @@ def workers_topic(settings: Settings) -> str:
 
 
 WORKERS_TOPIC_CONFIG = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
+# Readers of the workers topic ignore an announcement older than this: a worker that died
+# without its tombstone ages out. Workers announce every 2 s, so five missed announcements.
+WORKERS_ANNOUNCE_TTL_S = 10.0

@@ -42,7 +42,6 @@ def isolated_settings(stack: Settings, prefix: str) -> Settings:
             "sql_database": tag,
             "mongo_database": tag,
             "faust_web_port": web_port,
-            "faust_worker_urls": f"http://127.0.0.1:{web_port}",
             "events_partitions": 4,
             "batch_timeout_s": 0.1,
             # A SIGKILLed worker's partitions move after this long instead of 30 s.

@@ -156,14 +156,6 @@ def test_compose_runs_several_faust_workers() -> None:
     assert len(workers) >= 2
 
 
-def test_worker_urls_name_every_worker_service() -> None:
-    env = _our_services()["views"]["environment"]
-    urls = env["SQUID_FAUST_WORKER_URLS"].split(",")
-    workers = sorted(n for n, s in _our_services().items() if s["command"] == ["worker"])
-    port = Settings.model_fields["faust_web_port"].default
-    assert urls == [f"http://{name}:{port}" for name in workers]
-
-
 @pytest.mark.parametrize("name", sorted(_our_services()))
 def test_each_service_command_is_a_real_squidstream_subcommand(name: str) -> None:
     assert command_problem(_our_services()[name]["command"]) is None

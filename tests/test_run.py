@@ -19,13 +19,13 @@ def test_the_main_job_starts_gateways_workers_ingress_and_views_in_order() -> No
     ]
 
 
-def test_each_worker_gets_its_own_web_port_and_the_views_ask_all_of_them() -> None:
+def test_each_worker_gets_its_own_web_port_and_the_views_get_no_worker_list() -> None:
     settings = Settings(faust_web_port=7000)
     children = {child.name: child for child in pipeline(settings, workers=3, weights=(1, 1))}
     ports = [children[f"worker-{i}"].env["SQUID_FAUST_WEB_PORT"] for i in (1, 2, 3)]
     assert ports == ["7000", "7001", "7002"]
-    urls = children["views"].env["SQUID_FAUST_WORKER_URLS"].split(",")
-    assert urls == [f"http://127.0.0.1:{port}" for port in ports]
+    # The views find the workers on the workers topic, not in their environment.
+    assert not any("WORKER" in name for name in children["views"].env)
 
 
 def test_route_weights_reach_the_ingress_and_overrides_reach_every_child() -> None:

@@ -39,11 +39,6 @@ def test_a_bad_value_fails_with_the_variable_named(
         load_settings()
 
 
-def test_worker_urls_are_split_and_trimmed() -> None:
-    settings = Settings(faust_worker_urls=" http://a:6066/ , http://b:6067")
-    assert settings.worker_urls == ["http://a:6066", "http://b:6067"]
-
-
 def test_secrets_do_not_leak_into_the_repr() -> None:
     settings = Settings(rabbitmq_password="hunter2")
     assert "hunter2" not in repr(settings)

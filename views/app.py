@@ -44,11 +44,14 @@ def create_app(settings: Settings | None = None, *, live_interval_s: float = 1.0
         app.state.resources, app.state.live = resources, feed
         stop = asyncio.Event()
         poller = asyncio.create_task(feed.run(stop), name="views-live-feed")
+        # Follows the workers topic: who owns which partition, for the Faust table queries.
+        registry = asyncio.create_task(resources.registry.run(stop), name="views-registry")
         try:
             yield
         finally:
             stop.set()
             await _finish(poller)
+            await _finish(registry)
             await resources.close()
 
     app = FastAPI(

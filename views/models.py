@@ -133,14 +133,69 @@ class RouteCounts(StoreAnswer):
 
 
 class WorkerStatus(BaseModel):
+    """One worker asked for a table answer: the partitions it summed, or why it failed."""
+
     url: str
     ok: bool
     error: str | None = None
+    assigned: list[int] = Field(description="The partitions we asked it for (its announcement).")
+    partitions: list[int] = Field(
+        default_factory=list, description="The partitions its answer covers (counted here)."
+    )
+    announced_at_ms: int | None = None
+
+
+class ContestedPartition(BaseModel):
+    """Two fresh announcements claimed one partition (a rebalance): the newest was asked."""
+
+    partition: int
+    chosen: str
+    over: list[str]
+
+
+class Coverage(BaseModel):
+    """Whether every partition of the events topic was counted exactly once."""
+
+    complete: bool = Field(description="Every partition counted, none twice.")
+    partitions: int = Field(description="Partitions of the events topic.")
+    missing: list[int] = Field(description="Partitions no answer covered (yet).")
+    dropped: list[int] = Field(
+        default_factory=list,
+        description="Partitions an older worker's answer also covered; that answer was left out.",
+    )
+    contested: list[ContestedPartition] = Field(default_factory=list)
 
 
 class FaustTables(StoreAnswer):
-    tables: dict[str, Any] = Field(description="Every worker's table values, summed per key.")
+    """Every table summed over its owners, each partition counted once."""
+
+    tables: dict[str, Any] = Field(description="Each table's values summed per key.")
+    top_players: list[PlayerWins] = Field(description="The 10 players with most wins.")
+    events: int = Field(description="Games counted (the sum of route_counts).")
+    coverage: Coverage
     workers: list[WorkerStatus]
+
+
+class CounterTable(StrEnum):
+    """The Faust tables one key of which can be asked for."""
+
+    player_wins = "player_wins"
+    game_sizes = "game_sizes"
+    game_counts = "game_counts"
+    route_counts = "route_counts"
+
+
+class TableKey(StoreAnswer):
+    """One key of one table, from the workers owning the partitions that may hold it."""
+
+    table: CounterTable
+    key: str
+    value: int
+    coverage: Coverage
+    workers: list[WorkerStatus] = Field(
+        description="Who answered for which partitions, and each one's value."
+    )
+    values: dict[str, int] = Field(description="Each answering worker's value, by URL.")
 
 
 class StoreCheck(BaseModel):

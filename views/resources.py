@@ -16,12 +16,14 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from squidstream.settings import Settings
+from squidstream.topics import workers_topic
 from views.models import ReportStore, StoreCheck
 from views.stores.base import ResultReports
 from views.stores.faust_tables import FaustTablesReader
 from views.stores.mongo_reports import MongoReports
 from views.stores.redis_reports import RedisReports
 from views.stores.sql_reports import SqlReports
+from views.stores.worker_registry import RegistryFollower, WorkerRegistry
 
 CHECK_TIMEOUT_S = 3.0
 CLOSE_TIMEOUT_S = 5.0
@@ -40,6 +42,7 @@ class Resources:
     sql_reports: SqlReports
     mongo_reports: MongoReports
     faust: FaustTablesReader
+    registry: RegistryFollower
 
     def reports(self, store: ReportStore) -> ResultReports:
         return self.redis_reports if store is ReportStore.redis else self.sql_reports
@@ -109,6 +112,7 @@ async def open_resources(settings: Settings) -> Resources:
         settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=2000
     )
     http = httpx.AsyncClient(timeout=httpx.Timeout(2.0))
+    registry = WorkerRegistry()
     return Resources(
         settings=settings,
         redis=redis,
@@ -118,5 +122,8 @@ async def open_resources(settings: Settings) -> Resources:
         redis_reports=RedisReports(redis, settings.redis_prefix),
         sql_reports=SqlReports(sql_pool),
         mongo_reports=MongoReports(mongo, settings.mongo_database, settings.mongo_collection),
-        faust=FaustTablesReader(http, settings.worker_urls),
+        faust=FaustTablesReader(
+            http, registry, settings.events_partitions, workers_topic(settings)
+        ),
+        registry=RegistryFollower(settings, registry),
     )

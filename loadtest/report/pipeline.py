@@ -38,7 +38,6 @@ def private_settings(base: Settings, tag: str) -> Settings:
             "sql_database": name,
             "mongo_database": name,
             "faust_web_port": web_port,
-            "faust_worker_urls": f"http://127.0.0.1:{web_port}",
         }
     )
 

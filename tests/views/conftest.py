@@ -24,7 +24,8 @@ def isolated(settings: Settings, tag: str = "") -> Settings:
             "redis_prefix": f"views-test-{uid}",
             "sql_database": f"views_test_{uid}",
             "mongo_database": f"views_test_{uid}",
-            "faust_worker_urls": "http://127.0.0.1:9",  # discard port: nobody answers
+            # No worker ever announces itself on this app's workers topic.
+            "faust_app_id": f"views-test-{uid}",
         }
     )
 
@@ -56,7 +57,7 @@ def offline_settings() -> Settings:
         sql_port=9,
         mongo_port=9,
         redis_prefix=f"views-offline-{uuid.uuid4().hex[:8]}",
-        faust_worker_urls="http://127.0.0.1:9",
+        kafka_port=9,
     )
 
 

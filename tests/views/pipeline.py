@@ -120,7 +120,8 @@ def start_pipeline(settings: Settings, log_dir: Path) -> Pipeline:
 def _wait_until_ready(pipeline: Pipeline, timeout_s: float = 120) -> None:
     """Until the worker owns every partition: events sent earlier can race its table set-up
     (seen here: PartitionsMismatch for a changelog topic not created yet)."""
-    url = f"{pipeline.settings.worker_urls[0]}/squid/tables/"
+    settings = pipeline.settings
+    url = f"http://{settings.faust_web_host}:{settings.faust_web_port}/squid/tables/"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         pipeline.check_alive()
