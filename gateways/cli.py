@@ -15,6 +15,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     gateway = subparsers.add_parser("gateway", help="run one gRPC gateway (one route)")
     gateway.add_argument("route", choices=("kafka", "rabbitmq"))
     gateway.add_argument("--port", type=int, help="default: SQUID_GATEWAY_<ROUTE>_PORT")
+    gateway.add_argument(
+        "--metrics-port", type=int, help="default: SQUID_GATEWAY_<ROUTE>_METRICS_PORT"
+    )
     gateway.add_argument("--profile", type=Path, help="write a pyinstrument HTML profile here")
     gateway.set_defaults(func=_run_gateway)
 
@@ -39,12 +42,12 @@ def _run_gateway(args: argparse.Namespace) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.profile is None:
-        asyncio.run(serve(args.route, settings, args.port))
+        asyncio.run(serve(args.route, settings, args.port, args.metrics_port))
         return 0
     from pyinstrument import Profiler
 
     with Profiler(async_mode="disabled") as profiler:
-        asyncio.run(serve(args.route, settings, args.port))
+        asyncio.run(serve(args.route, settings, args.port, args.metrics_port))
     args.profile.write_text(profiler.output_html())
     print(profiler.output_text(show_all=False))
     return 0

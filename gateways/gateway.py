@@ -23,6 +23,7 @@ from gateways.errors import (
     StillPending,
 )
 from gateways.events import Encoded, ValidRequest, play, validate
+from gateways.metrics import GatewayMetrics
 from gateways.reservations import Claim, Held, Reservations, Verdict
 from proto import game_pb2
 from squidstream.contract import occurred_at_problem
@@ -52,8 +53,10 @@ class Gateway:
         max_players: int,
         pending_wait_s: float,
         clock: Callable[[], int] = now_ms,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         self.emitter = emitter
+        self.metrics = metrics or GatewayMetrics(emitter.route)
         self.reservations = reservations
         self.gateway_id = gateway_id
         self.max_players = max_players
@@ -87,7 +90,9 @@ class Gateway:
             if valid.request_id not in decided:  # a repeat in the batch is the same game
                 decided[valid.request_id] = self._play(valid, occurred_at_ms)
         answers = await self._settle(decided)
-        return [_answer(item, answers) for item in checked]
+        outcomes = [_answer(item, answers) for item in checked]
+        self.metrics.refused(item for item in outcomes if isinstance(item, GatewayError))
+        return outcomes
 
     def _play(self, valid: ValidRequest, occurred_at_ms: int) -> game_pb2.GameEvent:
         route, gateway_id = self.emitter.route, self.gateway_id
@@ -106,6 +111,7 @@ class Gateway:
             except ReservationsUnavailable as exc:
                 answers.update(dict.fromkeys(waiting, exc))  # never accept without a reservation
                 break
+            self.metrics.reserved(held)
             waiting = self._sort(claims, held, decided, answers)
             answers.update(await self._publish(claims, held, decided))
             if waiting and loop.time() + delay > deadline:
@@ -129,6 +135,7 @@ class Gateway:
         for claim, found in zip(claims, held, strict=True):
             if found.verdict is Verdict.ACCEPTED:
                 answers[claim.request_id] = game_pb2.GameEvent.FromString(found.raw)
+                self.metrics.replayed.inc()
             elif found.verdict is Verdict.PENDING:
                 first = game_pb2.GameEvent.FromString(found.raw)
                 mine = decided[claim.request_id]
@@ -156,13 +163,16 @@ class Gateway:
             else game_pb2.GameEvent.FromString(found.raw)
             for rid, found in ours
         }
+        started = time.perf_counter()
         try:
             await self.emitter.emit_many(
                 [Encoded(events[request_id].event_id, found.raw) for request_id, found in ours]
             )
         except BrokerUnavailable as exc:
+            self.metrics.publish_failures.inc()
             await self._release(ours, exc)
             return dict.fromkeys(events, exc)
+        self._count_published(ours, time.perf_counter() - started)
         try:
             lost = await self.reservations.accept(list(events))
         except ReservationsUnavailable as exc:
@@ -173,6 +183,12 @@ class Gateway:
             if lost:
                 log.warning("%d reservations were taken over while their publish ran", lost)
         return dict(events)
+
+    def _count_published(self, ours: list[tuple[str, Held]], seconds: float) -> None:
+        self.metrics.publish_seconds.observe(seconds)
+        new = sum(1 for _, found in ours if found.verdict is Verdict.RESERVED)
+        self.metrics.accepted.inc(new)
+        self.metrics.republished.inc(len(ours) - new)
 
     async def _release(self, ours: list[tuple[str, Held]], error: BrokerUnavailable) -> None:
         """Give up reservations after a failed publish, keeping bytes that may be out there."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from gateways.events import route_name
+from gateways.metrics import IngressMetrics, IngressMetricsMiddleware
 from gateways.routing import RouteClient, RouteFailed, RouteWeights
 from proto import game_pb2
 from squidstream.contract import REQUEST_ID_MAX_CHARS, RouteName, request_id_problem
@@ -124,6 +126,7 @@ def create_app(settings: Settings, weights: RouteWeights | None = None) -> FastA
         {"kafka": settings.route_weight_kafka, "rabbitmq": settings.route_weight_rabbitmq}
     )
     clients: dict[RouteName, RouteClient] = {}
+    metrics = IngressMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -150,6 +153,9 @@ def create_app(settings: Settings, weights: RouteWeights | None = None) -> FastA
         lifespan=lifespan,
     )
     _install_error_handlers(app)
+    app.state.metrics = metrics
+    app.add_middleware(IngressMetricsMiddleware, metrics=metrics)
+    app.add_api_route("/metrics", metrics.page, methods=["GET"], include_in_schema=False)
 
     @app.post(
         "/api/games",
@@ -172,14 +178,21 @@ def create_app(settings: Settings, weights: RouteWeights | None = None) -> FastA
         request = game_pb2.PlayRequest(
             request_id=request_id, game_id=body.game_id, players=body.players
         )
-        client = clients[_route(chooser, request_id, x_squid_route)]
+        route = _route(chooser, request_id, x_squid_route)
+        started = time.perf_counter()
         try:
-            result = await client.play(request)
+            result = await clients[route].play(request)
         except RouteFailed as exc:
+            metrics.games.labels(route, exc.code.name.lower()).inc()
             raise _status_error(exc.code, "", str(exc)) from exc
+        finally:
+            metrics.route_seconds.labels(route).observe(time.perf_counter() - started)
         if result.HasField("error"):
             error = result.error
-            raise _status_error(_status_code(error.code), error.field, error.message)
+            code = _status_code(error.code)
+            metrics.games.labels(route, code.name.lower()).inc()
+            raise _status_error(code, error.field, error.message)
+        metrics.games.labels(route, "accepted").inc()
         return _event_out(result.event)
 
     @app.get("/api/routes")

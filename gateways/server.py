@@ -19,6 +19,7 @@ from gateways.emitters.kafka import KafkaEmitter
 from gateways.emitters.rabbitmq import RabbitMQEmitter
 from gateways.errors import BrokerUnavailable, InvalidConfiguration
 from gateways.gateway import Gateway
+from gateways.metrics import MetricsEndpoint
 from gateways.reservations import Reservations
 from gateways.reservations.redis import RedisReservations
 from gateways.service import SERVICE_NAME, GameGatewayServicer
@@ -43,6 +44,13 @@ def make_emitter(route: RouteName, settings: Settings) -> Emitter:
 def gateway_port(route: RouteName, settings: Settings) -> int:
     """The configured port of a route's gateway."""
     return settings.gateway_kafka_port if route == "kafka" else settings.gateway_rabbitmq_port
+
+
+def metrics_port(route: RouteName, settings: Settings) -> int:
+    """The configured port of a route's gateway's `/metrics`."""
+    if route == "kafka":
+        return settings.gateway_kafka_metrics_port
+    return settings.gateway_rabbitmq_metrics_port
 
 
 def gateway_id_of(route: RouteName, settings: Settings) -> str:
@@ -144,15 +152,25 @@ class GatewayServer:
         await self.reservations.close()
 
 
-async def serve(route: RouteName, settings: Settings, port: int | None = None) -> None:
-    """Run a gateway until SIGINT or SIGTERM."""
+async def serve(
+    route: RouteName, settings: Settings, port: int | None = None, metrics: int | None = None
+) -> None:
+    """Run a gateway, and its `/metrics` on its own port, until SIGINT or SIGTERM."""
     server = GatewayServer(route, settings, port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await server.start()
+    # Bound before serving: a taken port fails the start instead of hiding this gateway.
+    endpoint = MetricsEndpoint(
+        server.gateway.metrics.registry,
+        settings.gateway_host,
+        metrics if metrics is not None else metrics_port(route, settings),
+    )
+    log.info("%s gateway metrics on port %d", route, endpoint.port)
     try:
+        await server.start()
         await stop.wait()
     finally:
         await server.stop()
+        endpoint.close()

@@ -53,15 +53,21 @@ class GameGatewayServicer:
         self._max_message_bytes = max_message_bytes
         self._max_batch = max_batch
 
+    def _invalid(self, field: str, message: str) -> InvalidRequest:
+        # A whole call refused here never reaches Gateway.play_many, which counts the rest.
+        error = InvalidRequest(field, message)
+        self._gateway.metrics.refused((error,))
+        return error
+
     def _parse(self, raw: bytes, message: type[M], field: str) -> M:
         if len(raw) > self._max_message_bytes:
-            raise InvalidRequest(
+            raise self._invalid(
                 field, f"{field} is {len(raw)} bytes, at most {self._max_message_bytes}"
             )
         try:
             return message.FromString(raw)
         except DecodeError as exc:
-            raise InvalidRequest(field, f"{field} is not a valid {message.__name__}") from exc
+            raise self._invalid(field, f"{field} is not a valid {message.__name__}") from exc
 
     async def _abort(self, context: Context, error: GatewayError) -> None:
         context.set_trailing_metadata(((FIELD_METADATA_KEY, _field_of(error)),))
@@ -79,7 +85,7 @@ class GameGatewayServicer:
     async def _answer(self, raw: bytes) -> bytes:
         batch = self._parse(raw, game_pb2.PlayBatch, "batch")
         if len(batch.requests) > self._max_batch:
-            raise InvalidRequest(
+            raise self._invalid(
                 "requests",
                 f"requests has {len(batch.requests)} entries, at most {self._max_batch}",
             )

@@ -1,0 +1,194 @@
+"""Prometheus metrics of a gateway (its own loopback HTTP port) and of the ingress (`/metrics`).
+
+Names follow the Prometheus conventions (base units, `_total` for counters). Each gateway
+and each ingress app gets a registry of its own, so two of them in one process (tests) never
+share counters. Hot paths count once per batch, never once per request.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import Counter as Tally
+from collections.abc import Iterable
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateways.errors import GatewayError
+from gateways.reservations import Held
+
+# A Kafka batch is confirmed in milliseconds, a RabbitMQ one in up to a second under load.
+PUBLISH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+def reason_of(error: GatewayError) -> str:
+    """A bounded label for a refusal: its exception class in snake case."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(error).__name__).lower()
+
+
+class GatewayMetrics:
+    """The instruments of one gateway; children for its route are bound once."""
+
+    def __init__(self, route: str) -> None:
+        self.registry = CollectorRegistry()
+        self.route = route
+        accepted = Counter(
+            "squid_gateway_accepted_events",
+            "New events the broker confirmed: each becomes one projected game.",
+            ["route"],
+            registry=self.registry,
+        )
+        republished = Counter(
+            "squid_gateway_republished_events",
+            "Events of a taken-over reservation published again (same bytes, de-duplicated).",
+            ["route"],
+            registry=self.registry,
+        )
+        replayed = Counter(
+            "squid_gateway_replayed_answers",
+            "Requests answered with an event already accepted for their request id (retries).",
+            ["route"],
+            registry=self.registry,
+        )
+        self._refused = Counter(
+            "squid_gateway_refused_requests",
+            "Requests refused, by reason (error class) and the request field at fault.",
+            ["route", "reason", "field"],
+            registry=self.registry,
+        )
+        self._reservations = Counter(
+            "squid_gateway_reservations",
+            "Reservation verdicts: reserved, accepted, pending (wait) or taken_over.",
+            ["route", "verdict"],
+            registry=self.registry,
+        )
+        publish = Histogram(
+            "squid_gateway_publish_seconds",
+            "Time from handing a batch to the broker to its confirmation (confirmed batches).",
+            ["route"],
+            buckets=PUBLISH_BUCKETS,
+            registry=self.registry,
+        )
+        failures = Counter(
+            "squid_gateway_publish_failures",
+            "Batches the broker did not confirm within the bounded wait.",
+            ["route"],
+            registry=self.registry,
+        )
+        self.accepted = accepted.labels(route)
+        self.republished = republished.labels(route)
+        self.replayed = replayed.labels(route)
+        self.publish_seconds = publish.labels(route)
+        self.publish_failures = failures.labels(route)
+
+    def reserved(self, held: Iterable[Held]) -> None:
+        for verdict, count in Tally(found.verdict.name.lower() for found in held).items():
+            self._reservations.labels(self.route, verdict).inc(count)
+
+    def refused(self, errors: Iterable[GatewayError]) -> None:
+        tally = Tally((reason_of(error), getattr(error, "field", "")) for error in errors)
+        for (reason, field), count in tally.items():
+            self._refused.labels(self.route, reason, field).inc(count)
+
+
+class MetricsEndpoint:
+    """`/metrics` of one registry on its own HTTP port, served from a daemon thread.
+
+    A thread, not the event loop: a scrape then never waits behind a busy gRPC loop, and a
+    stuck loop still shows its last counters.
+    """
+
+    def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
+        self._server: WSGIServer
+        self._thread: threading.Thread
+        self._server, self._thread = start_http_server(port, host, registry)
+        self.port: int = self._server.server_port
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+class IngressMetrics:
+    """The instruments of one ingress app."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "squid_ingress_requests",
+            "HTTP requests answered, by route template and status.",
+            ["method", "path", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "squid_ingress_request_seconds",
+            "Time to answer an HTTP request, by route template.",
+            ["method", "path"],
+            registry=self.registry,
+        )
+        self.games = Counter(
+            "squid_ingress_games",
+            "Games sent to a gateway route, by outcome (accepted or the gRPC status name).",
+            ["route", "outcome"],
+            registry=self.registry,
+        )
+        self.route_seconds = Histogram(
+            "squid_ingress_route_seconds",
+            "Time from handing a game to a route's gateway client to its answer.",
+            ["route"],
+            buckets=PUBLISH_BUCKETS,
+            registry=self.registry,
+        )
+
+    async def page(self, request: Request) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _path_template(scope: Scope) -> str:
+    # The route template keeps label cardinality bounded (no ids in labels).
+    route = scope.get("route")
+    if isinstance(route, BaseRoute):
+        return str(getattr(route, "path", "unmatched"))
+    return "unmatched"
+
+
+class IngressMetricsMiddleware:
+    """Pure ASGI middleware (no response buffering): counts and times every HTTP request."""
+
+    def __init__(self, app: ASGIApp, metrics: IngressMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            method, path = scope["method"], _path_template(scope)
+            self.metrics.requests.labels(method, path, str(status)).inc()
+            self.metrics.latency.labels(method, path).observe(time.perf_counter() - started)
