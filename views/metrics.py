@@ -1,12 +1,66 @@
-"""Prometheus metrics of one app: request counts and latencies, projection lag per store."""
+"""Prometheus metrics of one app: request counts and latencies, projection lag per store.
+
+Names follow the Prometheus conventions (base units, `_total` for counters).
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class _Reading:
+    """The last value read from one store, in the unit the live feed reads it in."""
+
+    def __init__(self, readings: dict[str, float], store: str) -> None:
+        self._readings, self._store = readings, store
+
+    def set(self, value: float) -> None:
+        self._readings[self._store] = float(value)
+
+
+class StoreReadings:
+    """Per-store values the live feed reads from the stores and exports as they were read.
+
+    The feed calls `.labels(store).set(value)` (as on a gauge), but a store's event count is
+    a cumulative count, so it must be exported as a counter, which prometheus_client's Counter
+    cannot be set to; and lag is read in milliseconds but exported in seconds.
+    """
+
+    def __init__(self) -> None:
+        self.values: dict[str, float] = {}
+
+    def labels(self, store: str) -> _Reading:
+        return _Reading(self.values, store)
+
+
+class _ReadingsCollector(Collector):
+    def __init__(self, events: StoreReadings, lag_ms: StoreReadings) -> None:
+        self._events, self._lag_ms = events, lag_ms
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        events = CounterMetricFamily(
+            "squid_views_projected_events",
+            "Events each store's projection holds, as the views last read them.",
+            labels=["store"],
+        )
+        for store, value in sorted(self._events.values.items()):
+            events.add_metric([store], value)
+        lag = GaugeMetricFamily(
+            "squid_views_projection_lag_seconds",
+            "Now minus the projection time of the newest data, per store.",
+            labels=["store"],
+        )
+        for store, value in sorted(self._lag_ms.values.items()):
+            lag.add_metric([store], value / 1000)
+        yield events
+        yield lag
 
 
 class Metrics:
@@ -26,18 +80,10 @@ class Metrics:
             ["method", "path"],
             registry=self.registry,
         )
-        self.projection_lag = Gauge(
-            "squid_projection_lag_ms",
-            "Now minus the projection time of the newest data, per store.",
-            ["store"],
-            registry=self.registry,
-        )
-        self.events = Gauge(
-            "squid_projected_events",
-            "Events applied by each store's projection.",
-            ["store"],
-            registry=self.registry,
-        )
+        # Set by the live feed in milliseconds; exported in seconds.
+        self.projection_lag = StoreReadings()
+        self.events = StoreReadings()
+        self.registry.register(_ReadingsCollector(self.events, self.projection_lag))
         self.live_subscribers = Gauge(
             "squid_views_live_subscribers",
             "Browsers connected to the live stream.",
