@@ -16,6 +16,13 @@ from proto import game_pb2
 from squidstream.contract import ROUTES, RouteName
 
 PLAY_STREAM: Final = "/squidstream.v1.GameGateway/PlayStream"
+# gRPC's reconnect backoff grows to 120 s by default: a gateway back after a restart would
+# stay unreachable from this ingress for minutes. Retry the connection at least every 2 s.
+RECONNECT_OPTIONS: Final = (
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+)
 Pending = tuple[game_pb2.PlayRequest, "asyncio.Future[game_pb2.PlayResult]"]
 
 
@@ -68,7 +75,7 @@ class RouteClient:
         self._window_s = window_s
         self._max_batch = max_batch
         self._timeout_s = timeout_s
-        self._channel = grpc.aio.insecure_channel(target)
+        self._channel = grpc.aio.insecure_channel(target, options=RECONNECT_OPTIONS)
         self._call = self._channel.stream_stream(
             PLAY_STREAM,
             request_serializer=game_pb2.PlayBatch.SerializeToString,
@@ -102,7 +109,9 @@ class RouteClient:
     async def _send(self, batch: list[Pending]) -> None:
         message = game_pb2.PlayBatch(requests=[request for request, _ in batch])
         try:
-            call = self._call(iter((message,)), timeout=self._timeout_s)
+            # wait_for_ready: a call made while the gateway restarts waits (within its
+            # deadline) for the reconnect instead of failing at once.
+            call = self._call(iter((message,)), timeout=self._timeout_s, wait_for_ready=True)
             reply = await call.read()
             if not isinstance(reply, game_pb2.PlayBatchReply):
                 raise RouteFailed(self.route, grpc.StatusCode.UNAVAILABLE, "stream ended early")

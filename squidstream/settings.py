@@ -93,10 +93,9 @@ class Settings(BaseSettings):
     # Where the ingress finds each gateway ("host:port"); empty means gateway_host and its port.
     gateway_kafka_address: str = ""
     gateway_rabbitmq_address: str = ""
-    # Limits of one gateway call (bigger gets INVALID_ARGUMENT) and its retry memory.
+    # Limits of one gateway call (bigger gets INVALID_ARGUMENT).
     gateway_max_batch: int = Field(10_000, ge=1, le=1_000_000)
     gateway_max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
-    gateway_recent_requests: int = Field(100_000, ge=0, le=10_000_000)
     # Retries of a request id get the first answer within this horizon (reservations expire
     # after it); a reservation whose publish is still unconfirmed blocks retries this long.
     retry_horizon_s: float = Field(86_400.0, ge=1, le=30 * 86_400)

@@ -144,6 +144,7 @@ class Flood:
     unresolved: dict[str, tuple[dict[str, Any], dict[str, str]]] = field(default_factory=dict)
     statuses: Counter[int] = field(default_factory=Counter)
     unexpected: list[str] = field(default_factory=list)
+    last_refusal: dict[str, str] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -206,8 +207,9 @@ class Flood:
         rid = str(body["request_id"])
         try:
             response = await client.post("/api/games", json=body, headers=headers)
-        except httpx.TransportError:
+        except httpx.TransportError as exc:
             self.unresolved[rid] = (body, headers)
+            self.last_refusal[rid] = repr(exc)
             return
         self.statuses[response.status_code] += 1
         if response.status_code == 201:
@@ -215,6 +217,7 @@ class Flood:
             self._answered(rid, response.json())
         elif response.status_code in RETRYABLE:
             self.unresolved[rid] = (body, headers)
+            self.last_refusal[rid] = f"{response.status_code} {response.text}"
         elif not valid or response.status_code == 422:
             self.invalid[rid] = response.status_code
         else:
@@ -238,7 +241,8 @@ class Flood:
                 )
                 if self.unresolved:
                     await asyncio.sleep(1.0)
-        assert not self.unresolved, f"{len(self.unresolved)} requests never got an answer"
+        last = {rid: self.last_refusal.get(rid) for rid in self.unresolved}
+        assert not self.unresolved, f"{len(self.unresolved)} requests never got an answer: {last}"
 
     def expected(self) -> tuple[set[str], dict[str, int]]:
         """The event ids clients were told were accepted, and per route, by first answer."""
