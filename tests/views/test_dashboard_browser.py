@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from playwright.async_api import Page, async_playwright
 from squidstream.settings import PROJECT_ROOT
 from tests.helpers import free_port
 from tests.views.pipeline import Pipeline, wait_until_projected
+from tests.views.seed import SeedGame
 from views.app import create_app
 from views.routes.dashboard import CHART_JS
 
@@ -150,5 +152,28 @@ async def test_the_dashboard_shows_reports_searches_players_and_counts_rise_unde
         "n => Chart.getChart('chart-routes').data.datasets[0].data.reduce((a, b) => a + b) === n",
         arg=len(games),
     )
+    await _faust_tables_shown(page, games)
     assert errors == []
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+async def _faust_tables_shown(page: Page, games: list[SeedGame]) -> None:
+    """The Faust tables panel: a leaderboard, routes and a live chart; no JSON dump."""
+    await page.wait_for_function(
+        "n => document.getElementById('faust-events').textContent.replace(/,/g, '') === String(n)",
+        arg=len(games),
+    )
+    rows: list[list[str]] = await page.eval_on_selector_all(
+        "#faust-top tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent))"
+    )
+    wins = Counter(g.winner for g in games)
+    best = sorted(wins.items(), key=lambda item: (-item[1], item[0]))[:10]
+    assert [(int(r[1]), int(r[2].replace(",", ""))) for r in rows] == best
+    routes = await _chart_data(page, "chart-faust-routes")
+    assert sum(routes) == len(games)
+    await page.wait_for_function(
+        "Chart.getChart('chart-faust-live').data.datasets.some(d => d.data.some(v => v > 0))"
+    )
+    panel = await page.text_content("#tables") or ""
+    assert "{" not in panel
+    assert await page.query_selector("#tables pre") is None

@@ -148,17 +148,9 @@ async function refreshCharts() {
   setChart(charts.routes, routes.routes.map((r) => r.route), routes.routes.map((r) => r.inserts));
 }
 
-async function refreshTables() {
-  const tables = await getJson("/api/tables");
-  const silent = tables.workers.filter((w) => !w.ok);
-  $("workers").textContent = `${tables.workers.length - silent.length}/${tables.workers.length} workers answered`
-    + (silent.length ? ` — silent: ${silent.map((w) => w.url).join(", ")}` : "");
-  $("tables-json").textContent = JSON.stringify(tables.tables, null, 1);
-}
-
 async function refreshAll() {
   lastRefresh = Date.now();
-  const jobs = [refreshStore("redis"), refreshStore("sql"), refreshAudit(), refreshCharts(), refreshTables(), refreshPlayer()];
+  const jobs = [refreshStore("redis"), refreshStore("sql"), refreshAudit(), refreshCharts(), refreshPlayer()];
   const failures = (await Promise.allSettled(jobs)).filter((r) => r.status === "rejected");
   showError(failures.length ? failures[0].reason : null);
 }
