@@ -21,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     flood.add_argument("--host", help="ingress URL (default from SQUID_INGRESS_*)")
     flood.add_argument("--traffic-file", type=Path)
     flood.add_argument("--grpc-batch", type=int, default=100)
+    flood.add_argument("--html", type=Path, help="also write Locust's HTML report here")
     flood.set_defaults(func=_run_flood)
 
     traffic = subparsers.add_parser("traffic", help="write a traffic file for the floods")
@@ -66,6 +67,7 @@ def _run_flood(args: argparse.Namespace) -> int:
         grpc_batch=args.grpc_batch,
         gateway_kafka=settings.kafka_gateway_target,
         gateway_rabbitmq=settings.rabbitmq_gateway_target,
+        html_report=args.html,
     )
     code = run_flood(options)
     totals = read_totals(options.csv_prefix)

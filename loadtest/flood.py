@@ -29,6 +29,7 @@ class FloodOptions:
     grpc_batch: int = 100
     gateway_kafka: str = "127.0.0.1:50051"
     gateway_rabbitmq: str = "127.0.0.1:50052"
+    html_report: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,8 @@ def locust_command(options: FloodOptions) -> list[str]:
     ]
     if options.traffic_file is not None:
         command += ["--traffic-file", str(options.traffic_file)]
+    if options.html_report is not None:
+        command += ["--html", str(options.html_report)]
     return [*command, USER_CLASSES[options.user]]
 
 

@@ -3,7 +3,9 @@
 It brings the stack up, starts both gateways, the ingress, the Faust workers and the views as
 child processes (each logging under the stack's `logs/` folder), waits until each answers,
 prints what runs where and the dashboard URL, runs the flood, and keeps everything running until
-Ctrl-C (or `--duration`), then stops all of it: children first, then the servers.
+Ctrl-C (or `--duration`), then stops all of it: children first, then the servers. While it runs,
+a status line every few seconds shows what the processes' `/metrics` say (see `StatusBoard`), and
+Locust's HTML report lands next to the logs.
 """
 
 from __future__ import annotations
@@ -17,13 +19,17 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from squidstream.settings import Settings, get_settings
 
 READY_TIMEOUT_S = 120.0
+SCRAPE_TIMEOUT_S = 2.0
+STORES = ("sql", "redis", "mongo")
 
 
 class RunError(RuntimeError):
@@ -213,9 +219,15 @@ def _print_table(children: list[Child]) -> None:
         print(f"  {child.name:<18} pid {pid!s:<8} {child.where}   log {child.log_path}")
 
 
-def _supervise(children: list[Child], flood: subprocess.Popen[bytes] | None, until: float) -> None:
-    """Wait for Ctrl-C or the deadline; fail if a child dies on its own."""
+def _supervise(
+    children: list[Child],
+    flood: subprocess.Popen[bytes] | None,
+    until: float,
+    board: StatusBoard,
+) -> None:
+    """Wait for Ctrl-C or the deadline, printing status lines; fail if a child dies on its own."""
     while time.monotonic() < until:
+        board.tick()
         for child in children:
             code = child.exited()
             if code is not None:
@@ -224,6 +236,116 @@ def _supervise(children: list[Child], flood: subprocess.Popen[bytes] | None, unt
             print(f"\nflood finished (exit {flood.returncode}); Ctrl-C stops the pipeline")
             flood = None
         time.sleep(1)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """The pipeline's counters and gauges at one moment, summed over the processes."""
+
+    at: float
+    accepted: dict[str, float]  # per route, from the gateways
+    projected: float  # from the workers
+    dead_letters: float
+    lag_records: float
+    lag_s: dict[str, float]  # per store, from the views
+
+
+def scrape(url: str) -> list[tuple[str, dict[str, str], float]]:
+    """Every sample of one `/metrics` page; none if the process does not answer now."""
+    try:
+        with urllib.request.urlopen(url, timeout=SCRAPE_TIMEOUT_S) as response:
+            text = response.read().decode("utf-8")
+    except (OSError, ValueError):
+        return []
+    return [
+        (sample.name, sample.labels, sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    ]
+
+
+def reading(samples: Iterable[tuple[str, dict[str, str], float]], at: float) -> Reading:
+    """The status board's numbers out of every process's samples."""
+    accepted: dict[str, float] = {}
+    lag_s: dict[str, float] = {}
+    projected = dead = lag_records = 0.0
+    for name, labels, value in samples:
+        if name == "squid_gateway_accepted_events_total":
+            route = labels.get("route", "?")
+            accepted[route] = accepted.get(route, 0.0) + value
+        elif name == "squid_projected_events_total":
+            projected += value
+        elif name == "squid_dead_letters_total":
+            dead += value
+        elif name == "squid_consumer_lag_records":
+            lag_records += value
+        elif name == "squid_views_projection_lag_seconds":
+            lag_s[labels.get("store", "?")] = value
+    return Reading(at, accepted, projected, dead, lag_records, lag_s)
+
+
+def _rate(now: float, before: float, seconds: float) -> float:
+    # A restarted process starts its counters at 0 again: count that as no progress.
+    return max(0.0, now - before) / seconds if seconds > 0 else 0.0
+
+
+def status_line(before: Reading, now: Reading, started: float) -> str:
+    """One line: accepted/s per route, projected/s, lag per store, dead letters."""
+    seconds = now.at - before.at
+    routes = " ".join(
+        f"{route} {_rate(total, before.accepted.get(route, 0.0), seconds):,.0f}"
+        for route, total in sorted(now.accepted.items())
+    )
+    lag = " ".join(f"{store} {now.lag_s[store]:.1f}s" for store in STORES if store in now.lag_s)
+    return (
+        f"[{now.at - started:5.0f}s] accepted/s {routes or '-'} | "
+        f"projected/s {_rate(now.projected, before.projected, seconds):,.0f} | "
+        f"lag {lag or '-'} ({now.lag_records:,.0f} records) | "
+        f"dead letters {now.dead_letters:,.0f}"
+    )
+
+
+class StatusBoard:
+    """Prints a status line every `interval_s`, from the `/metrics` of every process."""
+
+    def __init__(self, urls: list[str], interval_s: float) -> None:
+        self._urls = urls
+        self._interval_s = interval_s
+        self._started = time.monotonic()
+        self._last: Reading | None = None
+
+    def _read(self) -> Reading:
+        samples = [sample for url in self._urls for sample in scrape(url)]
+        return reading(samples, time.monotonic())
+
+    def tick(self) -> None:
+        """Print a line if the interval has passed since the last one."""
+        if self._interval_s <= 0:
+            return
+        if self._last is None:
+            self._last = self._read()
+            return
+        if time.monotonic() - self._last.at < self._interval_s:
+            return
+        now = self._read()
+        print(status_line(self._last, now, self._started), flush=True)
+        self._last = now
+
+
+def metrics_urls(settings: Settings, workers: int, with_views: bool = True) -> list[str]:
+    """The `/metrics` page of every process that `pipeline` starts (the ingress's is not read)."""
+    host = settings.gateway_host
+    urls = [
+        f"http://{host}:{settings.gateway_kafka_metrics_port}/metrics",
+        f"http://{host}:{settings.gateway_rabbitmq_metrics_port}/metrics",
+    ]
+    urls += [
+        f"http://{settings.faust_web_host}:{settings.faust_web_port + i}/metrics"
+        for i in range(workers)
+    ]
+    if with_views:
+        urls.append(f"http://{settings.views_host}:{settings.views_port}/metrics")
+    return urls
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -239,6 +361,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     log_dir.mkdir(parents=True, exist_ok=True)
     children = pipeline(settings, args.workers, (args.kafka_weight, args.rabbitmq_weight))
+    board = StatusBoard(metrics_urls(settings, args.workers), args.status_every)
     flood: subprocess.Popen[bytes] | None = None
     try:
         with running(children, log_dir):
@@ -247,10 +370,11 @@ def run(args: argparse.Namespace) -> int:
             if args.flood_time != "0":
                 # Its own session: `flood` runs locust as a child, and both must stop with us.
                 flood = subprocess.Popen(
-                    _squid(*_flood_args(args, settings)), start_new_session=True
+                    _squid(*_flood_args(args, settings, log_dir)), start_new_session=True
                 )
+                print(f"Locust's report, at the end of the flood: {log_dir}/run-flood.html")
             until = time.monotonic() + (args.duration or float("inf"))
-            _supervise(children, flood, until)
+            _supervise(children, flood, until, board)
     except RunError as exc:
         print(f"squidstream run: {exc}", file=sys.stderr)
         return 1
@@ -266,9 +390,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _flood_args(args: argparse.Namespace, settings: Settings) -> list[str]:
+def _flood_args(args: argparse.Namespace, settings: Settings, log_dir: Path) -> list[str]:
     return [
         "flood",
+        "--csv-prefix",
+        str(log_dir / "run-flood"),
+        "--html",
+        str(log_dir / "run-flood.html"),
         "--host",
         f"http://{settings.ingress_host}:{settings.ingress_port}",
         "--users",
@@ -296,5 +424,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--kafka-weight", type=int, default=50)
     parser.add_argument("--rabbitmq-weight", type=int, default=50)
     parser.add_argument("--duration", type=float, default=0, help="stop after S s (0: Ctrl-C)")
+    parser.add_argument(
+        "--status-every", type=float, default=5.0, help="seconds between status lines (0: none)"
+    )
     parser.add_argument("--keep-stack", action="store_true", help="leave the servers running")
     parser.set_defaults(func=run)
