@@ -172,6 +172,14 @@ class Gateway:
             self.metrics.publish_failures.inc()
             await self._release(ours, exc)
             return dict.fromkeys(events, exc)
+        except asyncio.CancelledError:
+            # The caller gave up (deadline, disconnect) mid-publish: end our leases now, so
+            # the next retry takes over the same bytes at once instead of waiting out a lease
+            # that no live call will ever settle (a retry that keeps waiting, then taking over
+            # and being cut off again, would never get an answer).
+            gone = BrokerUnavailable("the call was cancelled while publishing", maybe_sent=True)
+            await asyncio.shield(self._release(ours, gone))
+            raise
         self._count_published(ours, time.perf_counter() - started)
         try:
             lost = await self.reservations.accept(list(events))

@@ -140,7 +140,9 @@ def create_app(settings: Settings, weights: RouteWeights | None = None) -> FastA
                 target,
                 window_s=settings.ingress_batch_window_ms / 1000,
                 max_batch=settings.ingress_batch_max,
-                timeout_s=settings.broker_timeout_s + 1.0,
+                # A gateway may wait a broker timeout on a pending retry, then publish for
+                # another: the deadline covers both, so such a retry is not cut off.
+                timeout_s=2 * settings.broker_timeout_s + 1.0,
             )
         yield
         for client in clients.values():
