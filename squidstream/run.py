@@ -246,7 +246,7 @@ class Reading:
     accepted: dict[str, float]  # per route, from the gateways
     projected: float  # from the workers
     dead_letters: float
-    lag_records: float
+    lag_records: float | None  # None: no worker answered
     lag_s: dict[str, float]  # per store, from the views
 
 
@@ -268,7 +268,8 @@ def reading(samples: Iterable[tuple[str, dict[str, str], float]], at: float) -> 
     """The status board's numbers out of every process's samples."""
     accepted: dict[str, float] = {}
     lag_s: dict[str, float] = {}
-    projected = dead = lag_records = 0.0
+    projected = dead = 0.0
+    lag_records: float | None = None
     for name, labels, value in samples:
         if name == "squid_gateway_accepted_events_total":
             route = labels.get("route", "?")
@@ -278,7 +279,7 @@ def reading(samples: Iterable[tuple[str, dict[str, str], float]], at: float) -> 
         elif name == "squid_dead_letters_total":
             dead += value
         elif name == "squid_consumer_lag_records":
-            lag_records += value
+            lag_records = (lag_records or 0.0) + value
         elif name == "squid_views_projection_lag_seconds":
             lag_s[labels.get("store", "?")] = value
     return Reading(at, accepted, projected, dead, lag_records, lag_s)
@@ -289,6 +290,18 @@ def _rate(now: float, before: float, seconds: float) -> float:
     return max(0.0, now - before) / seconds if seconds > 0 else 0.0
 
 
+def store_lag(now: Reading) -> dict[str, float]:
+    """Seconds each store trails the events topic.
+
+    The views report the age of each store's newest data, which keeps growing once the flood
+    stops. With no record waiting, no store is behind (a batch is acknowledged only once every
+    store holds it), so the lag is 0; while records wait, the age is the store's lag.
+    """
+    if now.lag_records == 0:
+        return dict.fromkeys(now.lag_s, 0.0)
+    return now.lag_s
+
+
 def status_line(before: Reading, now: Reading, started: float) -> str:
     """One line: accepted/s per route, projected/s, lag per store, dead letters."""
     seconds = now.at - before.at
@@ -296,11 +309,13 @@ def status_line(before: Reading, now: Reading, started: float) -> str:
         f"{route} {_rate(total, before.accepted.get(route, 0.0), seconds):,.0f}"
         for route, total in sorted(now.accepted.items())
     )
-    lag = " ".join(f"{store} {now.lag_s[store]:.1f}s" for store in STORES if store in now.lag_s)
+    lags = store_lag(now)
+    lag = " ".join(f"{store} {lags[store]:.1f}s" for store in STORES if store in lags)
+    records = "-" if now.lag_records is None else f"{now.lag_records:,.0f}"
     return (
         f"[{now.at - started:5.0f}s] accepted/s {routes or '-'} | "
         f"projected/s {_rate(now.projected, before.projected, seconds):,.0f} | "
-        f"lag {lag or '-'} ({now.lag_records:,.0f} records) | "
+        f"lag {lag or '-'} ({records} records) | "
         f"dead letters {now.dead_letters:,.0f}"
     )
 
@@ -322,8 +337,9 @@ class StatusBoard:
         """Print a line if the interval has passed since the last one."""
         if self._interval_s <= 0:
             return
-        if self._last is None:
+        if self._last is None:  # the first reading starts the clock and the rates
             self._last = self._read()
+            self._started = self._last.at
             return
         if time.monotonic() - self._last.at < self._interval_s:
             return

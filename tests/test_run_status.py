@@ -46,6 +46,13 @@ def test_the_line_shows_rates_per_route_projected_rate_lag_per_store_and_dead_le
     assert line.startswith("[   15s]")
 
 
+def test_stores_are_not_behind_once_no_record_waits_and_unknown_without_workers() -> None:
+    idle = _reading(5.0, 10, 10, records=0, sql_lag=21.0)
+    assert "lag sql 0.0s redis 0.0s (0 records)" in status_line(idle, idle, started=0.0)
+    silent = Reading(5.0, {}, 0.0, 0.0, None, {})
+    assert "lag - (- records)" in status_line(silent, silent, started=0.0)
+
+
 def test_a_restarted_process_counting_from_zero_shows_no_progress_not_a_negative_rate() -> None:
     line = status_line(_reading(0.0, 5000, 5000), _reading(5.0, 10, 10), started=0.0)
     assert "kafka 0 rabbitmq 0" in line
