@@ -21,6 +21,7 @@ from streams.decode import Event, encode
 from streams.log_reader import end_offsets, open_reader
 from streams.naive import naive_drain
 from streams.project import close_stores, open_stores
+from streams.replay import drop_changelogs, fence
 from streams.synthetic import synthetic_events
 
 WORKER_TIMEOUT_S = 900.0
@@ -94,28 +95,44 @@ def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
         )
 
 
-async def worker_drain(settings: Settings, total: int, log_path: Path) -> float:
-    """Run one worker over the preloaded topic; rate from its first to its last batch."""
-    process = start_worker(settings, log_path)
-    url = f"http://127.0.0.1:{settings.faust_web_port}/squid/tables/"
+async def worker_drain(settings: Settings, total: int, log_dir: Path, workers: int = 1) -> float:
+    """Run `workers` worker processes over the preloaded topic; rate from first to last batch."""
+    group = [
+        settings.model_copy(update={"faust_web_port": settings.faust_web_port + i})
+        for i in range(workers)
+    ]
+    processes = [
+        start_worker(one, log_dir / f"worker-{workers}-{i}-{one.faust_web_port}.log")
+        for i, one in enumerate(group)
+    ]
+    urls = [f"http://127.0.0.1:{one.faust_web_port}/squid/tables/" for one in group]
     first: tuple[float, int] | None = None
     deadline = time.monotonic() + WORKER_TIMEOUT_S
     try:
         async with httpx.AsyncClient(timeout=5) as client:
             while time.monotonic() < deadline:
-                projected = await _projected(client, url)
+                projected = sum([await _projected(client, url) for url in urls])
                 now = time.perf_counter()
                 if projected and first is None:
                     first = (now, projected)
                 if first and projected >= total:
                     return (projected - first[1]) / max(now - first[0], 1e-9)
-                if process.poll() is not None:
-                    raise RuntimeError(f"worker exited with {process.returncode}; see {log_path}")
+                if any(process.poll() is not None for process in processes):
+                    raise RuntimeError(f"a worker exited; see the logs in {log_dir}")
                 await asyncio.sleep(0.05)
-        raise RuntimeError(f"worker did not finish in {WORKER_TIMEOUT_S:.0f}s; see {log_path}")
+        raise RuntimeError(f"workers did not finish in {WORKER_TIMEOUT_S:.0f}s; see {log_dir}")
     finally:
-        process.terminate()
-        process.wait(timeout=60)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=60)
+
+
+async def reproject_from_zero(settings: Settings) -> None:
+    """Forget everything the last run projected: group offsets, tables, stores."""
+    await fence(settings)
+    await drop_changelogs(settings)
+    await reset_stores(settings)
 
 
 async def _projected(client: httpx.AsyncClient, url: str) -> int:
@@ -157,8 +174,11 @@ async def _measure(
     produce = await preload(settings, events)
     bare = await bare_drain(settings)
     print(f"bare aiokafka consumer: {bare:,.0f} events/s (produce {produce:,.0f}/s)", flush=True)
-    worker = await worker_drain(settings, count, log_dir / f"worker-{tag}.log")
-    print(f"our worker (faust app, 3 projections): {worker:,.0f} events/s", flush=True)
+    worker = await worker_drain(settings, count, log_dir)
+    print(f"our worker (faust agent, 3 projections): {worker:,.0f} events/s", flush=True)
+    await reproject_from_zero(settings)
+    two = await worker_drain(settings, count, log_dir, workers=2)
+    print(f"two workers (2 processes, faust agent, 3 projections): {two:,.0f} events/s", flush=True)
     await reset_stores(settings)
     sample = events[: min(len(events), STORE_SAMPLE)]
     stores = await store_rates(settings, sample, STORE_BATCH)

@@ -156,6 +156,11 @@ class Projector:
             await self.dead_letters.send(batch.letters, self.settings.events_topic)
         await self.pipeline.submit(batch)
 
+    async def probe(self, partition: int, offset: int) -> None:
+        """An empty batch at `offset`: any store whose record ends before it catches up."""
+        self.pipeline.begin()
+        await self.pipeline.submit(Batch([], [], {partition: Span(offset, offset)}, 0))
+
     async def _committed(self, batch: Batch) -> None:
         await self._on_committed(batch)
         self.batches += 1

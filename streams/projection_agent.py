@@ -18,17 +18,22 @@ from collections.abc import Sequence
 from typing import Any
 
 import faust
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from faust.types import EventT, StreamT
 
 from squidstream.settings import Settings
 from streams.agents import crash_worker
 from streams.batch import Batch, Record
+from streams.errors import StreamsError
 from streams.metrics import WorkerMetrics
 from streams.pipeline import LaneState
 from streams.project import Projector, close_stores, open_stores_retrying
 from streams.tables import Tables, apply_batch
 
 log = logging.getLogger(__name__)
+# How often the stores' tracking records are compared with the committed offsets.
+AUDIT_EVERY_S = 15.0
 
 
 def records_of(events: Sequence[EventT[Any]]) -> list[Record]:
@@ -128,6 +133,45 @@ class ProjectionAgent:
             self.projector = None
             await close_stores(stores.all)
 
+    async def audit_positions(self) -> None:
+        """Catch up a store that lost writes on a partition no new event arrives on.
+
+        A batch that starts past a store's tracking record makes that store catch up, but a
+        quiet partition brings no batch: so now and then every store's record is compared
+        with the group's committed offsets, and a store found behind is sent an empty batch
+        at the committed offset, which makes it catch up from the log.
+        """
+        projector = self.projector
+        if projector is None:
+            return
+        try:
+            committed = await self._committed_offsets()
+            owned = self.owned()
+            behind: dict[int, int] = {}
+            for store in projector.stores.all:
+                positions = await store.positions()
+                for partition in owned:
+                    offset = committed.get(partition, 0)
+                    if positions.get(partition, 0) < offset:
+                        behind[partition] = offset
+                        log.warning("%s is behind on partition %d", store.name, partition)
+        except (StreamsError, KafkaError, OSError) as exc:
+            log.warning("could not compare the stores with the committed offsets: %s", exc)
+            return
+        for partition, offset in behind.items():
+            await projector.probe(partition, offset)
+
+    async def _committed_offsets(self) -> dict[int, int]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        await admin.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(self.settings.faust_app_id)
+        finally:
+            await admin.close()
+        topic = self.settings.events_topic
+        return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
+
     def register(self) -> None:
         self.app.agent(self.topic, name="squid-projection", concurrency=1)(self.run)
+        self.app.timer(AUDIT_EVERY_S)(self.audit_positions)
         self.metrics.install(self.app)

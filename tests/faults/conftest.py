@@ -23,6 +23,15 @@ def fault_stack() -> Iterator[Settings]:
         yield settings
 
 
+@pytest.fixture(scope="session")
+def cluster_stack() -> Iterator[Settings]:
+    """Three KRaft brokers (and the other servers), for the broker-loss fault."""
+    with private_stack(SERVERS, kafka_brokers=3) as settings:
+        yield settings.model_copy(
+            update={"events_replication_factor": 3, "events_min_insync_replicas": 2}
+        )
+
+
 @pytest.fixture
 def fault_table() -> list[dict[str, Any]]:
     return RESULTS

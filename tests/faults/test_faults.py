@@ -104,9 +104,29 @@ FAULTS = [
 ]
 
 
+# On three KRaft brokers, the events topic at replication factor 3 and min ISR 2.
+CLUSTER_FAULTS = [
+    Fault("SIGKILL 1 of 3 Kafka brokers, restart", server_killed_and_restarted("kafka-2")),
+]
+
+
 @pytest.mark.asyncio
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
 async def test_a_fault_mid_flood_loses_nothing_and_doubles_nothing(
+    fault: Fault, fault_stack: Settings, fault_table: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    await run_fault(fault, fault_stack, fault_table, tmp_path)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("fault", CLUSTER_FAULTS, ids=[f.name for f in CLUSTER_FAULTS])
+async def test_a_broker_lost_mid_flood_loses_nothing_and_doubles_nothing(
+    fault: Fault, cluster_stack: Settings, fault_table: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    await run_fault(fault, cluster_stack, fault_table, tmp_path)
+
+
+async def run_fault(
     fault: Fault, fault_stack: Settings, fault_table: list[dict[str, Any]], tmp_path: Path
 ) -> None:
     settings = pipeline_settings(fault_stack, "fault", fault.weights)

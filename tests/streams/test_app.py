@@ -143,3 +143,22 @@ async def queue_depth(settings: Settings, queue: str) -> int:
         channel = await connection.channel()
         declared = await channel.declare_queue(queue, durable=True)
         return int(declared.declaration_result.message_count or 0)
+
+
+@pytest.mark.asyncio
+async def test_a_store_that_lost_its_data_catches_up_from_the_log_without_new_events(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from streams.sinks.redis import RedisProjection
+
+    events = synthetic_events(300, seed=7)
+    with worker(settings, tmp_path):
+        await produce(settings, events)
+        await wait_for_reports(settings, len(events))
+        redis = await RedisProjection.open(settings)
+        await redis.reset()  # Redis restarted from an empty snapshot; nothing new arrives
+        await redis.close()
+        lost = await read_reports(settings)
+        reports = await wait_for_reports(settings, len(events), timeout_s=60)
+    assert sum(lost.redis["wins"].values()) == 0
+    assert_exactly_once(reports, events)
