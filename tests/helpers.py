@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import socket
 import uuid
+from typing import Any
+
+import aiomysql
 
 from squidstream.settings import Settings
 
@@ -48,3 +51,18 @@ def isolated_settings(stack: Settings, prefix: str) -> Settings:
             "consumer_session_timeout_s": 6.0,
         }
     )
+
+
+async def sql_connect(settings: Settings, *, database: bool = True, **options: Any) -> Any:
+    """An autocommit aiomysql connection to the settings' SQL server (and database)."""
+    args: dict[str, Any] = {
+        "host": settings.sql_host,
+        "port": settings.sql_port,
+        "user": settings.sql_user,
+        "password": settings.sql_password.get_secret_value(),
+        "autocommit": True,
+        **options,
+    }
+    if database:
+        args["db"] = settings.sql_database
+    return await aiomysql.connect(**args)

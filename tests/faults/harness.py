@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-import aiomysql
 import httpx
 import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
@@ -30,7 +29,7 @@ from loadtest.processes import Child, wait_http, wait_serving
 from squidstream.contract import REQUEST_ID_MAX_CHARS, event_id_for
 from squidstream.settings import Settings
 from streams.sinks.mongo import TRACKING_COLLECTION
-from tests.helpers import free_port, isolated_settings
+from tests.helpers import free_port, isolated_settings, sql_connect
 
 RETRYABLE = {502, 503, 504}
 UNICODE = "éßøλжあ😀"
@@ -266,14 +265,7 @@ class Seen:
 
 
 async def read_all(settings: Settings, workers: Sequence[Settings]) -> Seen:
-    conn = await aiomysql.connect(
-        host=settings.sql_host,
-        port=settings.sql_port,
-        user=settings.sql_user,
-        password=settings.sql_password.get_secret_value(),
-        db=settings.sql_database,
-        autocommit=True,
-    )
+    conn = await sql_connect(settings)
     try:
         async with conn.cursor() as cur:
             await cur.execute("SELECT event_id FROM game_results")
@@ -383,15 +375,7 @@ async def probe_visible(flood: Flood, settings: Settings, timeout_s: float = 120
 
 async def _visible_everywhere(settings: Settings, event_id: str) -> bool:
     try:
-        conn = await aiomysql.connect(
-            host=settings.sql_host,
-            port=settings.sql_port,
-            user=settings.sql_user,
-            password=settings.sql_password.get_secret_value(),
-            db=settings.sql_database,
-            autocommit=True,
-            connect_timeout=2,
-        )
+        conn = await sql_connect(settings, connect_timeout=2)
         try:
             async with conn.cursor() as cur:
                 found = await cur.execute(

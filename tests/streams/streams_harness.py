@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import aio_pika
-import aiomysql
 import httpx
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
@@ -27,7 +26,7 @@ from streams.bench import start_worker
 from streams.decode import Event, encode
 from streams.fold import fold
 from streams.sinks.mongo import TRACKING_COLLECTION
-from tests.helpers import isolated_settings
+from tests.helpers import isolated_settings, sql_connect
 
 
 def free_port() -> int:
@@ -177,14 +176,7 @@ async def _read_sql(settings: Settings, reports: Reports) -> None:
         "routes": "SELECT route, games FROM route_counts",
     }
     try:
-        conn = await aiomysql.connect(
-            host=settings.sql_host,
-            port=settings.sql_port,
-            user=settings.sql_user,
-            password=settings.sql_password.get_secret_value(),
-            db=settings.sql_database,
-            autocommit=True,
-        )
+        conn = await sql_connect(settings)
     except Exception:  # the worker has not created the database yet
         return
     try:
@@ -271,13 +263,7 @@ async def drop_stores(settings: Settings) -> None:
     for store in stores:
         await store.reset()
     await close_stores(stores)
-    conn = await aiomysql.connect(
-        host=settings.sql_host,
-        port=settings.sql_port,
-        user=settings.sql_user,
-        password=settings.sql_password.get_secret_value(),
-        autocommit=True,
-    )
+    conn = await sql_connect(settings, database=False)
     async with conn.cursor() as cur:
         await cur.execute(f"DROP DATABASE IF EXISTS `{settings.sql_database}`")
     conn.close()

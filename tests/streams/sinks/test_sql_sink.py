@@ -7,12 +7,12 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiomysql
 import pytest
 
 from squidstream.settings import Settings
 from streams.sinks.sql import SqlProjection
 from streams.synthetic import synthetic_events
+from tests.helpers import sql_connect
 from tests.streams.sinks.test_tracking_contract import batch, laid_out
 
 pytestmark = [pytest.mark.stack, pytest.mark.sql]
@@ -22,14 +22,7 @@ pytestmark = [pytest.mark.stack, pytest.mark.sql]
 async def sql(stack: Settings) -> AsyncIterator[tuple[SqlProjection, Any]]:
     settings = stack.model_copy(update={"sql_database": f"squid_t_{uuid.uuid4().hex[:10]}"})
     projection = await SqlProjection.open(settings)
-    conn = await aiomysql.connect(
-        host=settings.sql_host,
-        port=settings.sql_port,
-        user=settings.sql_user,
-        password=settings.sql_password.get_secret_value(),
-        db=settings.sql_database,
-        autocommit=True,
-    )
+    conn = await sql_connect(settings)
     try:
         yield projection, conn
     finally:

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, cast
 
-import aiomysql
 import pytest
 import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
@@ -26,6 +25,7 @@ from streams.sinks.mongo import TRACKING_COLLECTION, MongoProjection
 from streams.sinks.redis import RedisProjection
 from streams.sinks.sql import SqlProjection
 from streams.synthetic import synthetic_events
+from tests.helpers import sql_connect
 
 pytestmark = [pytest.mark.stack, pytest.mark.sql]
 Count = Callable[[], Awaitable[int]]
@@ -47,14 +47,7 @@ def batch(events: Sequence[Event], span: tuple[int, int] | None = None) -> Batch
 
 async def sql_store(settings: Settings) -> tuple[Projection, Count, Callable[[], Awaitable[None]]]:
     store = await SqlProjection.open(settings)
-    conn = await aiomysql.connect(
-        host=settings.sql_host,
-        port=settings.sql_port,
-        user=settings.sql_user,
-        password=settings.sql_password.get_secret_value(),
-        db=settings.sql_database,
-        autocommit=True,
-    )
+    conn = await sql_connect(settings)
 
     async def count() -> int:
         async with conn.cursor() as cur:
