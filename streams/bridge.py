@@ -18,11 +18,13 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 from aiokafka import AIOKafkaProducer
 
+from squidstream.backoff import Backoff
 from squidstream.settings import Settings
 from streams.deadletter import DEAD_LETTERS, new_producer
 from streams.decode import DeadLetter, Event, decode
 
 log = logging.getLogger(__name__)
+# Reconnects to RabbitMQ start after half a second and back off to 15 s (jittered).
 FIRST_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 15.0
 # What a lost or refused connection raises (a closed channel raises a RuntimeError subclass).
@@ -34,21 +36,6 @@ CONNECTION_ERRORS = (
 )
 # None in the inbox: the session's channel or connection closed.
 Inbox = asyncio.Queue[AbstractIncomingMessage | None]
-
-
-class Backoff:
-    """Delays of FIRST_BACKOFF_S, doubling up to MAX_BACKOFF_S; `reset` after a success."""
-
-    def __init__(self, first_s: float = FIRST_BACKOFF_S, cap_s: float = MAX_BACKOFF_S) -> None:
-        self.first_s, self.cap_s = first_s, cap_s
-        self.attempt = 0
-
-    def next_delay(self) -> float:
-        self.attempt += 1
-        return min(self.first_s * 2.0 ** (self.attempt - 1), self.cap_s)
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 class Bridge:
@@ -63,7 +50,7 @@ class Bridge:
         """Run until cancelled; reconnect with capped backoff whenever RabbitMQ goes away."""
         producer = new_producer(self.settings)
         await producer.start()
-        backoff = Backoff()
+        backoff = Backoff(FIRST_BACKOFF_S, MAX_BACKOFF_S)
         try:
             while True:
                 try:

@@ -23,7 +23,7 @@ from stack import faults
 from tests.faults.harness import Flood, Pipeline, check, pipeline_settings, probe_visible, settle
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.faults, pytest.mark.timeout(600)]
-BEFORE_S, AFTER_S = 4.0, 6.0
+BEFORE_S, AFTER_S = 3.0, 3.0
 
 
 @dataclass(frozen=True)
