@@ -2,10 +2,11 @@
 
 Both gateways, the ingress, a worker and the views run as processes on free loopback ports
 with private names on the shared stack; Prometheus runs on loopback with its storage in the
-test's tmp dir. After a flood of distinct games (and some retries) through the ingress, PromQL
-through Prometheus's HTTP API must show: every target up, the events the gateways accepted
-per route equal to what clients were told and, summed, to what the worker projected, retries
-counted as replayed answers (not accepted events), and the consumer lag back at 0.
+test's tmp dir. After a flood of distinct games (some retries, some invalid) through the
+ingress, PromQL through Prometheus's HTTP API must show: every target up, the events the
+gateways accepted per route equal to what clients were told and, summed, to what the worker
+projected and every store holds (as the views read it), retries counted as replayed answers
+(not accepted events), refusals by reason and field, and the consumer lag back at 0.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.timeout(400)]
 
 GAMES = 1200
 RETRIES = 100
+INVALID = 30  # game_id 9: refused by the gateway, naming the field
 SCRAPE_INTERVAL_S = 1
 SETTLE_TIMEOUT_S = 120.0
 PROMETHEUS = shutil.which("prometheus")
@@ -82,6 +84,19 @@ def prometheus(tmp: Path, jobs: dict[str, list[int]]) -> Iterator[str]:
             process.wait()
 
 
+async def ready(api: httpx.AsyncClient, timeout_s: float = 60.0) -> None:
+    """Wait until Prometheus has loaded its storage and answers queries (503 before)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if (await api.get("/-/ready")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass  # not listening yet
+        assert time.monotonic() < deadline, f"Prometheus not ready after {timeout_s:.0f}s"
+        await asyncio.sleep(0.2)
+
+
 async def query(api: httpx.AsyncClient, promql: str) -> dict[tuple[tuple[str, str], ...], float]:
     """An instant query's vector, by its label set."""
     response = await api.get("/api/v1/query", params={"query": promql})
@@ -103,10 +118,7 @@ async def until(
     """Poll a query until `done` holds; its last answer either way (the assert shows it)."""
     deadline = time.monotonic() + timeout_s
     while True:
-        try:
-            found = await query(api, promql)
-        except httpx.TransportError:
-            found = {}  # Prometheus still starting
+        found = await query(api, promql)
         if done(found) or time.monotonic() > deadline:
             return found
         await asyncio.sleep(0.5)
@@ -125,8 +137,15 @@ async def flood(url: str) -> Counter[str]:
             event: dict[str, Any] = response.json()
             return event
 
+        async def refused(index: int) -> None:
+            body = {"game_id": 9, "players": 5, "request_id": f"bad{index}"}
+            async with limit:
+                response = await client.post("/api/games", json=body)
+            assert response.status_code == 422, response.text
+
         events = await asyncio.gather(*(play(i) for i in range(GAMES)))
         await asyncio.gather(*(play(i) for i in range(RETRIES)))
+        await asyncio.gather(*(refused(i) for i in range(INVALID)))
     return Counter(event["route"] for event in events)
 
 
@@ -141,6 +160,41 @@ def _settings(stack: Settings) -> Settings:
             "views_port": free_port(),
         }
     )
+
+
+async def scalar(api: httpx.AsyncClient, promql: str, expected: float) -> list[float]:
+    """The single value of a query once it equals `expected` (polled: scrapes trail by 1 s)."""
+    found = await until(api, promql, lambda found: list(found.values()) == [expected])
+    return list(found.values())
+
+
+async def check_queries(api: httpx.AsyncClient, routes: Counter[str]) -> None:
+    """What Prometheus must see once the pipeline has settled after the flood."""
+    accepted = await until(
+        api,
+        "sum by (route) (squid_gateway_accepted_events_total)",
+        lambda found: _by("route", found) == routes,
+    )
+    assert _by("route", accepted) == routes
+    assert await scalar(api, "sum(squid_projected_events_total)", GAMES) == [GAMES]
+    same = "sum(squid_gateway_accepted_events_total) - sum(squid_projected_events_total)"
+    assert await scalar(api, same, 0) == [0]
+    assert await scalar(api, "max(squid_consumer_lag_records)", 0) == [0]
+    assert await scalar(api, "sum(squid_gateway_replayed_answers_total)", RETRIES) == [RETRIES]
+    bad = 'sum(squid_gateway_refused_requests_total{reason="invalid_request", field="game_id"})'
+    assert await scalar(api, bad, INVALID) == [INVALID]
+    ingress = 'sum(squid_ingress_games_total{outcome="accepted"})'
+    assert await scalar(api, ingress, GAMES + RETRIES) == [GAMES + RETRIES]
+    refused = 'sum(squid_ingress_games_total{outcome="invalid_argument"})'
+    assert await scalar(api, refused, INVALID) == [INVALID]
+    stores = await until(
+        api,
+        "squid_views_projected_events_total",
+        lambda found: set(_by("store", found).values()) == {GAMES},
+    )
+    assert _by("store", stores) == dict.fromkeys(("mongo", "redis", "sql"), GAMES)
+    faust = await query(api, 'count({__name__=~"faust_.+", job="worker"})')
+    assert sum(faust.values()) > 0, "Faust's own monitor is scraped too"
 
 
 def _by(label: str, vector: dict[tuple[tuple[str, str], ...], float]) -> dict[str, int]:
@@ -167,40 +221,13 @@ async def test_prometheus_sees_every_process_and_accepted_equals_projected_once_
         await wait_http(views, f"http://127.0.0.1:{settings.views_port}/healthz")
         with prometheus(tmp_path, jobs) as url:
             async with httpx.AsyncClient(base_url=url, timeout=10) as api:
+                await ready(api)
                 up = await until(api, "up == 1", lambda found: len(found) == 5, timeout_s=60)
                 assert sorted(_by("job", up)) == ["gateway", "ingress", "views", "worker"]
 
                 routes = await flood(pipeline.ingress_url)
 
-                accepted = await until(
-                    api,
-                    "sum by (route) (squid_gateway_accepted_events_total)",
-                    lambda found: _by("route", found) == routes,
-                )
-                assert _by("route", accepted) == routes
-                projected = await until(
-                    api,
-                    "sum(squid_projected_events_total)",
-                    lambda found: list(found.values()) == [GAMES],
-                )
-                assert list(projected.values()) == [GAMES]
-                same = await query(
-                    api,
-                    "sum(squid_gateway_accepted_events_total) - sum(squid_projected_events_total)",
-                )
-                assert list(same.values()) == [0.0]
-                lag = await until(
-                    api,
-                    "max(squid_consumer_lag_records)",
-                    lambda found: list(found.values()) == [0.0],
-                )
-                assert list(lag.values()) == [0.0]
-                replayed = await query(api, "sum(squid_gateway_replayed_answers_total)")
-                assert list(replayed.values()) == [RETRIES]
-                ingress = await query(
-                    api, 'sum by (route) (squid_ingress_games_total{outcome="accepted"})'
-                )
-                assert sum(_by("route", ingress).values()) == GAMES + RETRIES
+                await check_queries(api, routes)
                 up = await query(api, "up")
                 assert set(up.values()) == {1.0}, up
     finally:
