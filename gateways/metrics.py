@@ -7,6 +7,7 @@ share counters. Hot paths count once per batch, never once per request.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -29,6 +30,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateways.errors import GatewayError
 from gateways.reservations import Held
+
+log = logging.getLogger(__name__)
 
 # A Kafka batch is confirmed in milliseconds, a RabbitMQ one in up to a second under load.
 PUBLISH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -121,6 +124,20 @@ class MetricsEndpoint:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
+
+
+def open_endpoint(registry: CollectorRegistry, host: str, port: int) -> MetricsEndpoint | None:
+    """The endpoint, or None (logged as an error) when the port is taken.
+
+    Metrics observe the gateway; they must not stop it from taking games. On one host shared
+    by several pipelines (tests, benchmarks) a default port is easily taken; in a cluster each
+    gateway has a network of its own, and the error names the port to fix.
+    """
+    try:
+        return MetricsEndpoint(registry, host, port)
+    except OSError as exc:
+        log.error("no /metrics: cannot listen on %s:%d (%s)", host, port, exc)
+        return None
 
 
 class IngressMetrics:

@@ -19,7 +19,7 @@ from gateways.emitters.kafka import KafkaEmitter
 from gateways.emitters.rabbitmq import RabbitMQEmitter
 from gateways.errors import BrokerUnavailable, InvalidConfiguration
 from gateways.gateway import Gateway
-from gateways.metrics import MetricsEndpoint
+from gateways.metrics import open_endpoint
 from gateways.reservations import Reservations
 from gateways.reservations.redis import RedisReservations
 from gateways.service import SERVICE_NAME, GameGatewayServicer
@@ -161,16 +161,17 @@ async def serve(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    # Bound before serving: a taken port fails the start instead of hiding this gateway.
-    endpoint = MetricsEndpoint(
+    endpoint = open_endpoint(
         server.gateway.metrics.registry,
         settings.gateway_host,
         metrics if metrics is not None else metrics_port(route, settings),
     )
-    log.info("%s gateway metrics on port %d", route, endpoint.port)
+    if endpoint is not None:
+        log.info("%s gateway metrics on port %d", route, endpoint.port)
     try:
         await server.start()
         await stop.wait()
     finally:
         await server.stop()
-        endpoint.close()
+        if endpoint is not None:
+            endpoint.close()

@@ -13,7 +13,7 @@ from gateways.emitters.memory import MemoryEmitter
 from gateways.errors import BrokerUnavailable, InvalidRequest, StillPending
 from gateways.gateway import Gateway
 from gateways.ingress import create_app
-from gateways.metrics import MetricsEndpoint, reason_of
+from gateways.metrics import MetricsEndpoint, open_endpoint, reason_of
 from gateways.reservations.memory import MemoryReservations, MemoryStore
 from gateways.routing import RouteWeights
 from gateways.server import GatewayServer
@@ -95,6 +95,17 @@ def test_the_endpoint_serves_its_registry_on_loopback_and_frees_the_port_on_clos
         # Released: a restarted gateway binds it again (the scrape leaves it in TIME_WAIT).
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind(("127.0.0.1", endpoint.port))
+
+
+def test_a_taken_metrics_port_is_logged_and_the_gateway_goes_on_without_metrics(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert open_endpoint(CollectorRegistry(), "127.0.0.1", port) is None
+    assert f"cannot listen on 127.0.0.1:{port}" in caplog.text
 
 
 @pytest.mark.asyncio
