@@ -24,7 +24,7 @@ from squidstream.topics import WORKERS_ANNOUNCE_TTL_S, workers_topic
 log = logging.getLogger(__name__)
 RETRY_S = 2.0  # after a broker error, before the reader starts again
 # The topic may not exist until the first worker starts; look for it this often.
-METADATA_MAX_AGE_MS = 2000
+TOPIC_POLL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -133,22 +133,39 @@ class RegistryFollower:
 
     async def _follow(self, stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
-            self.topic,
             bootstrap_servers=self.settings.kafka_bootstrap,
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            metadata_max_age_ms=METADATA_MAX_AGE_MS,
         )
-        await consumer.start()
         try:
+            # Inside the try: a start that fails (broker down) must still close the client.
+            await consumer.start()
+            if not await self._wait_for_topic(consumer, stop):
+                return  # stopped before the topic appeared
+            # No group: the consumer takes every partition and starts at the earliest offset.
+            consumer.subscribe([self.topic])
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=500)
                 for records in batch.values():
                     for record in records:
                         self.registry.apply(record.key, record.value)
-                # An empty poll with the partition assigned: the past is read.
-                if not batch and consumer.assignment():
-                    self.registry.caught_up = True
+                # An empty poll: everything written before it has been read.
+                self.registry.caught_up = self.registry.caught_up or not batch
         finally:
             await consumer.stop()
+
+    async def _wait_for_topic(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> bool:
+        """Whether the topic exists (the first worker creates it) before we are stopped.
+
+        Asked by listing topics before subscribing: a subscription to a missing topic logs an
+        error at every metadata refresh.
+        """
+        while not stop.is_set():
+            if self.topic in await consumer.topics():
+                self.registry.caught_up = False  # announcements to read from the start
+                return True
+            self.registry.caught_up = True  # no topic: nothing to read, nobody announced
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), TOPIC_POLL_S)
+        return False
