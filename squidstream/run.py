@@ -377,12 +377,16 @@ def run(args: argparse.Namespace) -> int:
         return 1
     log_dir.mkdir(parents=True, exist_ok=True)
     children = pipeline(settings, args.workers, (args.kafka_weight, args.rabbitmq_weight))
-    board = StatusBoard(metrics_urls(settings, args.workers), args.status_every)
+    urls = metrics_urls(settings, args.workers)
+    board = StatusBoard(urls, args.status_every)
     flood: subprocess.Popen[bytes] | None = None
     try:
         with running(children, log_dir):
             _print_table(children)
-            print(f"\ndashboard: http://{settings.views_host}:{settings.views_port}/\n", flush=True)
+            print(f"\ndashboard: http://{settings.views_host}:{settings.views_port}/")
+            ingress = f"http://{settings.ingress_host}:{settings.ingress_port}/metrics"
+            print("metrics (Prometheus, docs/metrics.md):", *urls, ingress, sep="\n  ")
+            print(flush=True)
             if args.flood_time != "0":
                 # Its own session: `flood` runs locust as a child, and both must stop with us.
                 flood = subprocess.Popen(
