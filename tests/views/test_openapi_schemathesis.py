@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from squidstream.settings import Settings, load_settings
@@ -47,7 +48,12 @@ def _inverted_range(query: dict[str, object]) -> bool:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_no_operation_answers_a_server_error(case: schemathesis.Case[Any]) -> None:
-    if _inverted_range(case.query or {}):
+    if case.path.startswith("/api/tables"):
+        # No Faust worker runs here: the documented 503 is the right answer (the workers'
+        # side is tests/views/test_faust_discovery.py); any other server error is a bug.
+        response = case.call_and_validate(excluded_checks=[not_a_server_error])
+        assert response.status_code < 500 or response.status_code == 503
+    elif _inverted_range(case.query or {}):
         # A range ending before it starts is a 422 the schema cannot express (no cross-field
         # constraints in OpenAPI): only here may schema-valid input be rejected.
         case.call_and_validate(excluded_checks=[positive_data_acceptance])
