@@ -109,9 +109,7 @@ class RouteClient:
     async def _send(self, batch: list[Pending]) -> None:
         message = game_pb2.PlayBatch(requests=[request for request, _ in batch])
         try:
-            # wait_for_ready: a call made while the gateway restarts waits (within its
-            # deadline) for the reconnect instead of failing at once.
-            call = self._call(iter((message,)), timeout=self._timeout_s, wait_for_ready=True)
+            call = self._call(iter((message,)), timeout=self._timeout_s)
             reply = await call.read()
             if not isinstance(reply, game_pb2.PlayBatchReply):
                 raise RouteFailed(self.route, grpc.StatusCode.UNAVAILABLE, "stream ended early")

@@ -7,6 +7,7 @@ bad value fails at start with a message naming the variable.
 
 from __future__ import annotations
 
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar
@@ -112,7 +113,11 @@ class Settings(BaseSettings):
 
     # Faust workers.
     faust_app_id: str = "squidstream"
+    # The host name other processes reach a worker's web server at (announced to the views;
+    # empty or a wildcard address: this machine's fully qualified name). It listens on
+    # faust_web_bind, or on faust_web_host when that is empty.
     faust_web_host: str = "127.0.0.1"
+    faust_web_bind: str = ""
     faust_web_port: int = Field(6066, ge=1, le=65535)
     faust_store: str = Field("memory://", pattern="^(memory://|rocksdb://.*)$")
     batch_size: int = Field(1000, ge=1, le=100_000)
@@ -169,6 +174,17 @@ class Settings(BaseSettings):
         password = self.rabbitmq_password.get_secret_value()
         vhost = "%2F" if self.rabbitmq_vhost == "/" else self.rabbitmq_vhost
         return f"amqp://{self.rabbitmq_user}:{password}@{self.rabbitmq_host}:{self.rabbitmq_port}/{vhost}"
+
+    @property
+    def faust_advertised_host(self) -> str:
+        """The worker's host as others reach it (never a wildcard such as 0.0.0.0)."""
+        if self.faust_web_host in ("", "0.0.0.0", "::"):
+            return socket.getfqdn()
+        return self.faust_web_host
+
+    @property
+    def faust_bind_host(self) -> str:
+        return self.faust_web_bind or self.faust_web_host or "127.0.0.1"
 
     @property
     def kafka_gateway_target(self) -> str:

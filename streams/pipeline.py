@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -70,6 +71,8 @@ def merge(batches: Sequence[Batch]) -> Batch:
         spans,
         sum(b.records for b in batches),
         [e for b in batches for e in b.canonical],
+        [h for b in batches for h in b.handles],
+        min(b.fetched_at for b in batches),
     )
 
 
@@ -205,7 +208,8 @@ class Pipeline:
         self._on_committed = on_committed
         self._stall_timeout_s = stall_timeout_s
         self._slots = asyncio.Semaphore(max_inflight)
-        self._order: asyncio.Queue[Batch] = asyncio.Queue()
+        self._order: deque[Batch] = deque()
+        self._arrived = asyncio.Event()
         self._pending: dict[int, int] = {}
         self._done: dict[int, asyncio.Event] = {}
         self._progress = asyncio.Condition()
@@ -271,7 +275,8 @@ class Pipeline:
         self._done[key] = asyncio.Event()
         self._pending[key] = len(self.followers)
         self.ledger.queue.put_nowait(batch)
-        self._order.put_nowait(batch)
+        self._order.append(batch)
+        self._arrived.set()
 
     def _ledger_done(self, batch: Batch) -> None:
         if not self.followers:
@@ -295,14 +300,22 @@ class Pipeline:
 
     async def _commit_loop(self) -> None:
         while True:
-            batch = await self._order.get()
-            key = id(batch)
-            await self._done[key].wait()
-            del self._done[key], self._pending[key]
-            await self._on_committed(batch)  # an error here breaks the pipeline: no ack
-            self._slots.release()
+            while not self._order:
+                self._arrived.clear()
+                await self._arrived.wait()
+            await self._done[id(self._order[0])].wait()
+            group = [self._order.popleft()]
+            # Batches behind it that every store already holds commit with it, as one: the
+            # tables then write each key once for all of them.
+            while self._order and self._done[id(self._order[0])].is_set():
+                group.append(self._order.popleft())
+            for batch in group:
+                del self._done[id(batch)], self._pending[id(batch)]
+            await self._on_committed(merge(group))  # an error here breaks the pipeline: no ack
+            for _ in group:
+                self._slots.release()
             async with self._progress:
-                self.committed += 1
+                self.committed += len(group)
                 self.last_commit = time.monotonic()
                 self._progress.notify_all()
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import faust
@@ -27,13 +27,15 @@ from streams.agents import crash_worker
 from streams.batch import Batch, Record
 from streams.errors import StreamsError
 from streams.metrics import WorkerMetrics
-from streams.pipeline import LaneState
+from streams.pipeline import LaneState, merge
 from streams.project import Projector, close_stores, open_stores_retrying
 from streams.tables import Tables, apply_batch
 
 log = logging.getLogger(__name__)
 # How often the stores' tracking records are compared with the committed offsets.
 AUDIT_EVERY_S = 15.0
+# Tables are written (and events acknowledged) at most this often, for all batches between.
+TABLE_FLUSH_S = 0.5
 
 
 def records_of(events: Sequence[EventT[Any]]) -> list[Record]:
@@ -75,6 +77,13 @@ class ProjectionAgent:
             if tp.topic == self.topic.get_topic_name()
         }
 
+    def done(self, batch: Batch) -> None:
+        """Bookkeeping once a batch (or a merged group) is acknowledged."""
+        for partition, span in batch.spans.items():
+            self.acked[partition] = max(self.acked.get(partition, 0), span.next)
+        self.metrics.projected.inc(len(batch.canonical))
+        self.metrics.batch_seconds.observe(time.monotonic() - batch.fetched_at)
+
     def lags(self) -> list[tuple[int, int]]:
         """(partition, end offset minus acknowledged offset) for each owned partition."""
         topic = self.settings.events_topic
@@ -106,23 +115,16 @@ class ProjectionAgent:
         settings = self.settings
         stores = await open_stores_retrying(settings)
 
-        async def committed(batch: Batch) -> None:
-            apply_batch(self.tables, batch, self.owned())
-            for event in batch.handles:
-                await stream.ack(event)
-            for partition, span in batch.spans.items():
-                self.acked[partition] = max(self.acked.get(partition, 0), span.next)
-            self.metrics.projected.inc(len(batch.canonical))
-            self.metrics.batch_seconds.observe(time.monotonic() - batch.fetched_at)
-
         crashing: set[asyncio.Task[None]] = set()
 
         def broken(exc: BaseException) -> None:
             task = asyncio.ensure_future(crash_worker(self.app, "projection pipeline", exc))
             crashing.add(task)
 
+        tables = TableFlush(self, stream, broken)
+
         try:
-            async with Projector(settings, stores, committed, broken) as projector:
+            async with Projector(settings, stores, tables.committed, broken) as projector, tables:
                 self.projector = projector
                 # noack_take is on faust's Stream, not on its StreamT interface.
                 take = stream.noack_take  # type: ignore[attr-defined]
@@ -175,3 +177,66 @@ class ProjectionAgent:
         self.app.agent(self.topic, name="squid-projection", concurrency=1)(self.run)
         self.app.timer(AUDIT_EVERY_S)(self.audit_positions)
         self.metrics.install(self.app)
+
+
+class TableFlush:
+    """Writes the tables for everything committed since the last flush, then acks it.
+
+    A table write is one changelog record per key, and Faust holds the stream back while
+    its producer buffer is full: writing after every small batch made the worker slower the
+    busier it got (smaller batches, more records per event). Flushing at most every
+    TABLE_FLUSH_S writes each touched key once per flush, whatever the event rate, and the
+    events are still acknowledged only after their table writes.
+    """
+
+    def __init__(
+        self,
+        agent: ProjectionAgent,
+        stream: StreamT[Any],
+        on_error: Callable[[BaseException], None],
+    ) -> None:
+        self.agent = agent
+        self.stream = stream
+        self.on_error = on_error
+        self.pending: list[Batch] = []
+        self.last = time.monotonic()
+        self.lock = asyncio.Lock()
+        self.task: asyncio.Task[None] | None = None
+
+    async def committed(self, batch: Batch) -> None:
+        self.pending.append(batch)
+        if time.monotonic() - self.last >= TABLE_FLUSH_S:
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self.lock:
+            group, self.pending = self.pending, []
+            self.last = time.monotonic()
+            if not group:
+                return
+            merged = merge(group)
+            apply_batch(self.agent.tables, merged, self.agent.owned())
+            for event in merged.handles:
+                await self.stream.ack(event)
+            self.agent.done(merged)
+
+    async def _flush_idle(self) -> None:
+        while True:
+            await asyncio.sleep(TABLE_FLUSH_S)
+            if self.pending and time.monotonic() - self.last >= TABLE_FLUSH_S:
+                await self.flush()
+
+    async def __aenter__(self) -> TableFlush:
+        self.task = asyncio.create_task(self._flush_idle(), name="table flush")
+        self.task.add_done_callback(self._ended)
+        return self
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        """A flush that fails leaves events unacknowledged forever: stop the worker instead."""
+        if not task.cancelled() and task.exception() is not None:
+            self.on_error(task.exception())  # type: ignore[arg-type]
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)

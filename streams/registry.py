@@ -18,16 +18,16 @@ from typing import Any, cast
 import faust
 
 from squidstream.settings import Settings
-from squidstream.topics import workers_topic
+from squidstream.topics import WORKERS_ANNOUNCE_TTL_S, workers_topic
 
 log = logging.getLogger(__name__)
 ANNOUNCE_EVERY_S = 2.0
 # Readers ignore announcements older than this (docs/stores.md).
-ANNOUNCE_TTL_S = 10.0
+ANNOUNCE_TTL_S = WORKERS_ANNOUNCE_TTL_S
 
 
 def worker_url(settings: Settings) -> str:
-    return f"http://{settings.faust_web_host}:{settings.faust_web_port}"
+    return f"http://{settings.faust_advertised_host}:{settings.faust_web_port}"
 
 
 def announcement(url: str, partitions: set[int], now_ms: int) -> bytes:

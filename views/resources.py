@@ -121,7 +121,12 @@ async def open_resources(settings: Settings) -> Resources:
         http=http,
         redis_reports=RedisReports(redis, settings.redis_prefix),
         sql_reports=SqlReports(sql_pool),
-        mongo_reports=MongoReports(mongo, settings.mongo_database, settings.mongo_collection),
+        mongo_reports=MongoReports(
+            mongo,
+            settings.mongo_database,
+            settings.mongo_collection,
+            events_topic=settings.events_topic,
+        ),
         faust=FaustTablesReader(
             http, registry, settings.events_partitions, workers_topic(settings)
         ),

@@ -42,6 +42,8 @@ def pipeline_settings(stack: Settings, name: str, weights: tuple[int, int]) -> S
         update={
             "gateway_kafka_port": free_port(),
             "gateway_rabbitmq_port": free_port(),
+            "gateway_kafka_metrics_port": free_port(),
+            "gateway_rabbitmq_metrics_port": free_port(),
             "ingress_port": free_port(),
             "route_weight_kafka": weights[0],
             "route_weight_rabbitmq": weights[1],

@@ -203,5 +203,5 @@ async def test_metrics_count_requests_by_route_template_and_show_projection_lag(
 
     template = 'path="/api/reports/{store}/players/{player}",status="200"} 2.0'
     assert template in text
-    assert 'squid_projection_lag_ms{store="sql"}' in text
-    assert f'squid_projected_events{{store="redis"}} {float(N)}' in text
+    assert 'squid_views_projection_lag_seconds{store="sql"}' in text
+    assert f'squid_views_projected_events_total{{store="redis"}} {float(N)}' in text
