@@ -55,6 +55,9 @@ def create_app(settings: Settings) -> SquidApp:
         # Keys carry their source partition; standbys would make a worker report others' keys.
         table_standby_replicas=0,
         producer_acks=-1,
+        # Table changelog records are many and small: let them share produce requests.
+        producer_linger=0.005,
+        producer_max_batch_size=256 * 1024,
         broker_session_timeout=settings.consumer_session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.consumer_session_timeout_s / 4),
     )

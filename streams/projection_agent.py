@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 # How often the stores' tracking records are compared with the committed offsets.
 AUDIT_EVERY_S = 15.0
 # Tables are written (and events acknowledged) at most this often, for all batches between.
-TABLE_FLUSH_S = 0.5
+TABLE_FLUSH_S = 1.0
 
 
 def records_of(events: Sequence[EventT[Any]]) -> list[Record]:
