@@ -215,7 +215,7 @@ class TableFlush:
             if not group:
                 return
             merged = merge(group)
-            apply_batch(self.agent.tables, merged, self.agent.owned())
+            apply_batch(self.agent.tables, merged)
             for event in merged.handles:
                 await self.stream.ack(event)
             self.agent.done(merged)

@@ -110,18 +110,22 @@ def offsets_by_key(
     return grouped
 
 
-def apply_batch(tables: Tables, batch: Batch, owned: set[int]) -> int:
+def apply_batch(tables: Tables, batch: Batch) -> int:
     """Add a committed batch's canonical events to the tables; returns keys written.
 
-    Partitions this worker no longer owns are skipped: their new owner re-counts them.
+    Every partition of the batch is written, also one this worker lost in a rebalance a
+    moment ago: its events are acknowledged next, and if the partition comes back to this
+    worker (a rebalance often gives partitions back to the same worker), Faust commits those
+    acknowledgements, so skipping their table writes would lose them. A write for a
+    partition that moved on is harmless: its new owner re-counts from the committed offset,
+    and the per-key offsets keep whichever of the two reaches the changelog from counting
+    twice.
     """
     written = 0
     by_partition: dict[int, list[Event]] = {}
     for event in batch.canonical:
         by_partition.setdefault(event.partition, []).append(event)
     for partition, events in by_partition.items():
-        if partition not in owned:
-            continue
         span_next = batch.spans[partition].next
         with as_current(_event_of(batch.handles, partition)):
             for name, key_of in COUNTER_KEYS.items():
