@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -36,7 +37,10 @@ def stack(stack_is_external: bool) -> Settings:
     settings = load_settings()
     if not stack_is_external:
         try:
-            up(settings)
+            # In a thread: the first test to ask may be an async one, whose event loop is
+            # already running, and `up` runs a loop of its own.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pool.submit(up, settings).result()
         except StackError as exc:
             pytest.fail(f"the local stack did not come up:\n{exc}", pytrace=False)
     return settings

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -60,6 +61,13 @@ def _link_built_artefacts(root: Path) -> None:
         (root / "bin" / "ferretdb").symlink_to(ferretdb)
 
 
+def _off_the_loop(call: Callable[[], object]) -> None:
+    """Run `call` in a thread: a caller inside a running event loop (an async test's
+    fixture) cannot run the stack manager's own loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(call).result()
+
+
 @contextmanager
 def private_stack(
     only: Sequence[str], kafka_brokers: int = 1, start: bool = True
@@ -72,8 +80,8 @@ def private_stack(
     try:
         _link_built_artefacts(root)
         if start:
-            manager.up(settings, only, report=lambda _: None)
+            _off_the_loop(lambda: manager.up(settings, only, report=lambda _: None))
         yield settings
     finally:
-        manager.down(settings, report=lambda _: None)
+        _off_the_loop(lambda: manager.down(settings, report=lambda _: None))
         shutil.rmtree(root, ignore_errors=True)
