@@ -219,10 +219,12 @@ class Flood:
         elif response.status_code in RETRYABLE:
             self.unresolved[rid] = (body, headers)
             self.last_refusal[rid] = f"{response.status_code} {response.text}"
-        elif not valid or response.status_code == 422:
-            self.invalid[rid] = response.status_code
-        else:
-            self.unexpected.append(f"{response.status_code} for {body}: {response.text}")
+        else:  # a definite refusal: only invalid requests may get one
+            self.unresolved.pop(rid, None)
+            if valid:
+                self.unexpected.append(f"{response.status_code} for {body}: {response.text}")
+            else:
+                self.invalid[rid] = response.status_code
 
     def _answered(self, rid: str, event: dict[str, Any]) -> None:
         known = self.first.get(rid)
