@@ -122,10 +122,14 @@ def apply_batch(tables: Tables, batch: Batch) -> int:
     twice.
     """
     written = 0
-    by_partition: dict[int, list[Event]] = {}
+    # One event per offset, in offset order: a flush can hold a batch and a re-delivery of
+    # part of it (Faust seeks back to the committed offset after a rebalance), and the
+    # per-key filter counts offsets past the key's own, which needs them sorted and unique.
+    by_partition: dict[int, dict[int, Event]] = {}
     for event in batch.canonical:
-        by_partition.setdefault(event.partition, []).append(event)
-    for partition, events in by_partition.items():
+        by_partition.setdefault(event.partition, {})[event.offset] = event
+    for partition, at in by_partition.items():
+        events = [at[offset] for offset in sorted(at)]
         span_next = batch.spans[partition].next
         with as_current(_event_of(batch.handles, partition)):
             for name, key_of in COUNTER_KEYS.items():

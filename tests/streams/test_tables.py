@@ -95,3 +95,18 @@ def test_snapshot_sums_owned_partitions_and_skips_the_others() -> None:
     body = snapshot(tables, {0, 1})
     assert body["player_wins"] == {"7": 5}
     assert body["route_rate_minute"] == {"kafka": {"60": 5}}
+
+
+def test_a_flush_holding_a_batch_and_its_re_delivery_counts_each_offset_once() -> None:
+    tables = fake_tables()
+    events = synthetic_events(40, seed=9)
+    first, again = committed(events[:30], 0), committed(events[10:40], 10)
+    merged = Batch(
+        first.canonical + again.canonical,
+        [],
+        {0: Span(0, 40)},
+        60,
+        first.canonical + again.canonical,
+    )
+    apply_batch(tables, merged)
+    assert sum(snapshot(tables, {0})["player_wins"].values()) == 40
