@@ -21,7 +21,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -66,14 +66,26 @@ def merge(batches: Sequence[Batch]) -> Batch:
             first = earlier.first if earlier else span.first
             spans[partition] = Span(first, span.next, span.last_timestamp_ms)
     return Batch(
-        [e for b in batches for e in b.events],
+        _once_per_offset(e for b in batches for e in b.events),
         [],
         spans,
         sum(b.records for b in batches),
-        [e for b in batches for e in b.canonical],
+        _once_per_offset(e for b in batches for e in b.canonical),
         [h for b in batches for h in b.handles],
         min(b.fetched_at for b in batches),
     )
+
+
+def _once_per_offset(events: Iterable[Event]) -> list[Event]:
+    """Each log position once: after a rebalance Faust re-delivers from the committed offset,
+    so batches merged into one write can overlap, and a store would count the overlap twice."""
+    seen: set[tuple[int, int]] = set()
+    kept = []
+    for event in events:
+        if (event.partition, event.offset) not in seen:
+            seen.add((event.partition, event.offset))
+            kept.append(event)
+    return kept
 
 
 class Lane:

@@ -325,3 +325,22 @@ async def test_a_store_lane_that_dies_breaks_the_pipeline_instead_of_stalling_it
             await h.submit(batch_of(synthetic_events(1, seed=24), first=1))
         with pytest.raises(PipelineBroken):
             pipe.check()
+
+
+@pytest.mark.asyncio
+async def test_a_re_delivery_merged_with_the_batch_it_repeats_counts_once() -> None:
+    store = FakeStore("redis")
+    store.gate.clear()
+    h = Harness(store)
+    events = synthetic_events(7, seed=22)
+    async with h.pipeline as pipe:
+        await h.submit(batch_of(events[6:], partition=1))  # taken first, then blocks
+        await asyncio.sleep(0.05)
+        await h.submit(batch_of(events[:4]))
+        await h.submit(batch_of(events[:4]))  # Faust re-delivered from the committed offset
+        await h.submit(batch_of(events[4:6], first=4))
+        await asyncio.sleep(0.05)  # all three queue behind the first and merge into one write
+        store.gate.set()
+        await asyncio.wait_for(pipe.drain(), 5)
+    assert store.counts == Counter(e.event_id for e in events)
+    assert set(store.counts.values()) == {1}
