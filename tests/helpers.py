@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import socket
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import aiomysql
+import httpx
 
 from squidstream.settings import Settings
 
@@ -66,3 +68,16 @@ async def sql_connect(settings: Settings, *, database: bool = True, **options: A
     if database:
         args["db"] = settings.sql_database
     return await aiomysql.connect(**args)
+
+
+async def worker_pages(workers: Sequence[Settings]) -> list[dict[str, Any]]:
+    """The `/squid/tables/` page of every worker that answers (a silent one is skipped)."""
+    pages = []
+    async with httpx.AsyncClient(timeout=5) as client:
+        for worker in workers:
+            url = f"http://{worker.faust_web_host}:{worker.faust_web_port}/squid/tables/"
+            try:
+                pages.append((await client.get(url)).json())
+            except (httpx.HTTPError, ValueError):
+                continue
+    return pages

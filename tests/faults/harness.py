@@ -29,7 +29,7 @@ from loadtest.processes import Child, wait_http, wait_serving
 from squidstream.contract import REQUEST_ID_MAX_CHARS, event_id_for
 from squidstream.settings import Settings
 from streams.sinks.mongo import TRACKING_COLLECTION
-from tests.helpers import free_port, isolated_settings, sql_connect
+from tests.helpers import free_port, isolated_settings, sql_connect, worker_pages
 
 RETRYABLE = {502, 503, 504}
 UNICODE = "éßøλжあ😀"
@@ -317,15 +317,9 @@ async def read_all(settings: Settings, workers: Sequence[Settings]) -> Seen:
 
 async def read_tables(workers: Sequence[Settings]) -> tuple[int, dict[str, int]]:
     wins, routes = 0, Counter[str]()
-    async with httpx.AsyncClient(timeout=5) as client:
-        for worker in workers:
-            url = f"http://127.0.0.1:{worker.faust_web_port}/squid/tables/"
-            try:
-                body = (await client.get(url)).json()
-            except (httpx.HTTPError, ValueError):
-                continue
-            wins += sum(body["player_wins"].values())
-            routes.update(body["route_counts"])
+    for body in await worker_pages(workers):
+        wins += sum(body["player_wins"].values())
+        routes.update(body["route_counts"])
     return wins, dict(routes)
 
 

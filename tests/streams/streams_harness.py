@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import aio_pika
-import httpx
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
@@ -26,7 +25,7 @@ from streams.bench import start_worker
 from streams.decode import Event, encode
 from streams.fold import fold
 from streams.sinks.mongo import TRACKING_COLLECTION
-from tests.helpers import isolated_settings, sql_connect
+from tests.helpers import isolated_settings, sql_connect, worker_pages
 
 
 def free_port() -> int:
@@ -153,17 +152,11 @@ async def read_reports(settings: Settings, workers: Sequence[Settings] | None = 
 
 async def _read_tables(workers: Sequence[Settings], reports: Reports) -> None:
     totals: dict[str, Counter[str]] = {name: Counter() for name in TABLE_NAMES.values()}
-    answered = False
-    async with httpx.AsyncClient(timeout=5) as client:
-        for one in workers:
-            url = f"http://{one.faust_web_host}:{one.faust_web_port}/squid/tables/"
-            try:
-                body = (await client.get(url)).json()
-            except (httpx.HTTPError, ValueError):
-                continue
-            answered = True
-            for table, name in TABLE_NAMES.items():
-                totals[name].update(body.get(table, {}))
+    pages = await worker_pages(workers)
+    answered = bool(pages)
+    for body in pages:
+        for table, name in TABLE_NAMES.items():
+            totals[name].update(body.get(table, {}))
     if answered:
         reports.tables = {name: dict(counts) for name, counts in totals.items()}
 
