@@ -3,10 +3,9 @@
 Faust's consumer owns partition assignment, rebalances and offsets. The agent takes events
 in batches (`noack_take`, so nothing is acknowledged behind our back), hands them to the
 projection engine, and acknowledges a batch's events only after every store holds it and
-its table writes are made; Faust commits acknowledged offsets and flushes the table
-changelogs before each commit. Offsets are therefore committed only behind work that is
-done, and whatever is delivered again is skipped by each store's tracking record and by the
-tables' per-key offsets.
+the brokers have confirmed its table writes; Faust commits acknowledged offsets. Offsets
+are therefore committed only behind work that is done, and whatever is delivered again is
+skipped by each store's tracking record and by the tables' per-key offsets.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from streams.errors import StreamsError
 from streams.metrics import WorkerMetrics
 from streams.pipeline import LaneState, merge
 from streams.project import Projector, close_stores, open_stores_retrying
-from streams.tables import Tables, apply_batch
+from streams.tables import Tables, apply_batch, confirm_writes
 
 log = logging.getLogger(__name__)
 # How often the stores' tracking records are compared with the committed offsets.
@@ -186,7 +185,7 @@ class TableFlush:
     its producer buffer is full: writing after every small batch made the worker slower the
     busier it got (smaller batches, more records per event). Flushing at most every
     TABLE_FLUSH_S writes each touched key once per flush, whatever the event rate, and the
-    events are still acknowledged only after their table writes.
+    events are still acknowledged only after their table writes are confirmed.
     """
 
     def __init__(
@@ -216,6 +215,7 @@ class TableFlush:
                 return
             merged = merge(group)
             apply_batch(self.agent.tables, merged)
+            await confirm_writes(self.agent.tables)
             for event in merged.handles:
                 await self.stream.ack(event)
             self.agent.done(merged)

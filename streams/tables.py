@@ -12,6 +12,7 @@ projects a partition owns its table keys (Faust's co-partitioning).
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -22,7 +23,7 @@ from typing import Any, cast
 
 import faust
 from faust.streams import _current_event
-from faust.types import EventT
+from faust.types import EventT, FutureMessage
 
 from streams.batch import Batch
 from streams.decode import Event
@@ -59,14 +60,59 @@ class Tables:
     def windowed(self) -> dict[str, Any]:
         return {"route_rate_minute": self.rate_minute, "route_rate_live": self.rate_live}
 
+    @property
+    def all(self) -> list[ConfirmedTable]:
+        """Every table (the windowed ones unwrapped)."""
+        tables = [*self.counters.values(), *(w.table for w in self.windowed.values())]
+        return cast("list[ConfirmedTable]", tables)
+
+
+class ConfirmedTable(faust.Table):  # type: ignore[type-arg]
+    """A table that keeps its changelog sends until `confirm_writes` waits for them.
+
+    Faust's own flush before a commit gives up on its send buffer after 0.1 s without a
+    send (`ProducerBuffer.flush_atmost`), so on a busy machine it can commit offsets whose
+    table writes are still buffered, and a crash then loses them. Acknowledging events only
+    after their changelog records are confirmed by the brokers does not depend on it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.unconfirmed: list[FutureMessage] = []
+
+    def send_changelog(self, *args: Any, **kwargs: Any) -> FutureMessage:
+        sent = super().send_changelog(*args, **kwargs)
+        if len(self.unconfirmed) >= UNCONFIRMED_PRUNE_AT:
+            # Writes nobody waits for (window expiry) must not pile up between flushes.
+            self.unconfirmed = [f for f in self.unconfirmed if not f.done()]
+        self.unconfirmed.append(sent)
+        return sent
+
+
+# Past this many unconfirmed sends, a table forgets the ones already confirmed.
+UNCONFIRMED_PRUNE_AT = 10_000
+
+
+async def confirm_writes(tables: Tables) -> None:
+    """Wait until the brokers hold every changelog record the tables sent so far.
+
+    A send that failed raises here, so the events behind it are never acknowledged.
+    """
+    sent: list[FutureMessage] = []
+    for table in tables.all:
+        sent.extend(table.unconfirmed)
+        table.unconfirmed = []
+    if sent:
+        await asyncio.gather(*sent)
+
 
 def define_tables(app: faust.App) -> Tables:
     """Declare the changelog-backed tables on the app."""
 
     def table(name: str, help_: str) -> faust.Table[str, Any]:
         # Values are `[count, next_offset]` lists, in the app's default (json) serializer.
-        created = app.Table(name, default=None, help=help_)
-        return cast("faust.Table[str, Any]", created)
+        created = ConfirmedTable(app, name=name, default=None, beacon=app.tables.beacon, help=help_)
+        return cast("faust.Table[str, Any]", app.tables.add(created))
 
     helps = {
         "player_wins": "wins per player",

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.batch import Batch, Span
 from streams.decode import Event
 from streams.synthetic import synthetic_events
-from streams.tables import Tables, added, apply_batch, snapshot
+from streams.tables import Tables, added, apply_batch, confirm_writes, snapshot
 
 
 class FakeWindow:
@@ -30,6 +32,7 @@ class FakeTable(dict[Any, Any]):
         self.data = self
         self.table = self
         self.window = FakeWindow()
+        self.unconfirmed: list[asyncio.Future[None]] = []
 
 
 def fake_tables() -> Tables:
@@ -110,3 +113,26 @@ def test_a_flush_holding_a_batch_and_its_re_delivery_counts_each_offset_once() -
     )
     apply_batch(tables, merged)
     assert sum(snapshot(tables, {0})["player_wins"].values()) == 40
+
+
+@pytest.mark.asyncio
+async def test_confirm_writes_waits_for_every_changelog_send_and_raises_a_failed_one() -> None:
+    tables = fake_tables()
+    loop = asyncio.get_running_loop()
+    sends = [loop.create_future() for _ in range(3)]
+    tables.counters["player_wins"].unconfirmed.extend(sends[:2])  # type: ignore[attr-defined]
+    tables.rate_live.unconfirmed.append(sends[2])
+    waiting = asyncio.create_task(confirm_writes(tables))
+    sends[0].set_result(None)
+    sends[2].set_result(None)
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # one send is still unconfirmed
+    sends[1].set_result(None)
+    await asyncio.wait_for(waiting, 1)
+    assert all(not t.unconfirmed for t in tables.all)
+
+    failed = loop.create_future()
+    failed.set_exception(OSError("broker gone"))
+    tables.counters["game_counts"].unconfirmed.append(failed)  # type: ignore[attr-defined]
+    with pytest.raises(OSError, match="broker gone"):
+        await confirm_writes(tables)
