@@ -11,7 +11,7 @@ from pathlib import Path
 
 import grpc
 
-from loadtest.brokers import delete_queue, delete_topic
+from loadtest.brokers import delete_keys, delete_queue, delete_topic
 from loadtest.processes import Child, free_port, wait_serving
 from loadtest.traffic import load
 from proto import game_pb2
@@ -135,14 +135,24 @@ async def measure_stream(
     return Measured(route, f"stream/{batch}", counts[0], counts[1], seconds, latencies)
 
 
+def bench_name(kind: str) -> str:
+    """A name nobody else uses, for one benchmark's topic, queue and Redis prefix."""
+    return f"bench-{kind}-{uuid.uuid4().hex[:8]}"
+
+
+def isolated_env(name: str) -> dict[str, str]:
+    """A gateway's SQUID_* names under `name`: its topic, its queue and its reservation keys.
+
+    Without the prefix a benchmark's gateway reserves request ids under the shared stack's
+    default `squid:req:` and leaves them there for the retry horizon.
+    """
+    return {"SQUID_EVENTS_TOPIC": name, "SQUID_RABBITMQ_QUEUE": name, "SQUID_REDIS_PREFIX": name}
+
+
 def start_gateway(
     route: str, name: str, port: int, options: BenchOptions, settings: Settings
 ) -> Child:
-    env = {
-        "SQUID_EVENTS_TOPIC": name,
-        "SQUID_RABBITMQ_QUEUE": name,
-        "SQUID_EVENTS_PARTITIONS": str(settings.events_partitions),
-    }
+    env = {**isolated_env(name), "SQUID_EVENTS_PARTITIONS": str(settings.events_partitions)}
     args = ["gateway", route, "--port", str(port)]
     log = None
     if options.profile_dir is not None:
@@ -154,7 +164,7 @@ def start_gateway(
 
 async def bench_route(route: str, settings: Settings, options: BenchOptions) -> list[Measured]:
     """Start a throwaway gateway for `route` on its own topic or queue and measure it."""
-    port, name = free_port(), f"bench-ingest-{uuid.uuid4().hex[:8]}"
+    port, name = free_port(), bench_name("ingest")
     child = start_gateway(route, name, port, options, settings)
     target = f"{settings.gateway_host}:{port}"
     try:
@@ -179,11 +189,12 @@ async def bench_route(route: str, settings: Settings, options: BenchOptions) -> 
 
 
 async def cleanup(settings: Settings, route: str, name: str) -> None:
-    """Drop the benchmark's topic or queue: nobody projects them."""
+    """Drop what the benchmark's gateway wrote under `name`: nobody projects it."""
     if route == "kafka":
         await delete_topic(settings, name)
     else:
         await delete_queue(settings, name)
+    await delete_keys(settings, name)
 
 
 async def bench(settings: Settings, options: BenchOptions) -> int:

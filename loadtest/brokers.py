@@ -1,4 +1,4 @@
-"""Read back and clean up what a flood or benchmark wrote: a topic and a queue."""
+"""Read back and clean up what a flood or benchmark wrote: a topic, a queue, Redis keys."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import aio_pika
+import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import UnknownTopicOrPartitionError
@@ -102,3 +103,18 @@ async def delete_queue(settings: Settings, queue: str) -> None:
     async with connection:
         channel = await connection.channel()
         await channel.queue_delete(queue)
+
+
+async def delete_keys(settings: Settings, prefix: str) -> int:
+    """Delete every Redis key under `{prefix}:` (SCAN, never KEYS); returns how many."""
+    client = aioredis.Redis(
+        host=settings.redis_host, port=settings.redis_port, db=settings.redis_db
+    )
+    deleted = 0
+    try:
+        keys = [key async for key in client.scan_iter(f"{prefix}:*", count=1000)]
+        for start in range(0, len(keys), 1000):
+            deleted += int(await client.delete(*keys[start : start + 1000]))
+    finally:
+        await client.aclose()
+    return deleted

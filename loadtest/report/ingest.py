@@ -6,13 +6,19 @@ per route, with its own topic or queue, both durable (acks=all; publisher confir
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
 
-from loadtest.bench import Measured, cleanup, measure_stream, measure_unary
+from loadtest.bench import (
+    Measured,
+    bench_name,
+    cleanup,
+    isolated_env,
+    measure_stream,
+    measure_unary,
+)
 from loadtest.processes import Child, free_port, wait_serving
 from loadtest.report.stats import Latency, rate
 from squidstream.settings import Settings
@@ -55,7 +61,7 @@ def point(measured: Measured, concurrency: int) -> IngestPoint:
 
 
 def gateway_env(settings: Settings, name: str) -> dict[str, str]:
-    return {**settings.as_env(), "SQUID_EVENTS_TOPIC": name, "SQUID_RABBITMQ_QUEUE": name}
+    return {**settings.as_env(), **isolated_env(name)}
 
 
 async def ingest_route(
@@ -65,7 +71,7 @@ async def ingest_route(
     on_start: Callable[[str, int], None],
     tick: Callable[[], None],
 ) -> list[IngestPoint]:
-    port, name = free_port(), f"bench-report-ingest-{uuid.uuid4().hex[:8]}"
+    port, name = free_port(), bench_name("report-ingest")
     child = Child(["gateway", route, "--port", str(port)], gateway_env(settings, name)).start()
     assert child.process is not None
     on_start(f"gateway-{route}", child.process.pid)

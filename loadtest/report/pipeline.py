@@ -12,11 +12,10 @@ from typing import Any
 
 import aiomysql
 import httpx
-import redis.asyncio as aioredis
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
-from loadtest.brokers import delete_queue, delete_topic
+from loadtest.brokers import delete_keys, delete_queue, delete_topic
 from loadtest.processes import Child, free_port, wait_http, wait_serving
 from squidstream.settings import Settings
 
@@ -53,7 +52,7 @@ async def drop_private(settings: Settings) -> None:
         with contextlib.suppress(Exception):
             await delete_queue(settings, queue)
     with contextlib.suppress(Exception):
-        await _drop_redis(settings)
+        await delete_keys(settings, settings.redis_prefix)
     with contextlib.suppress(Exception):
         await _drop_sql(settings)
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url)
@@ -72,18 +71,6 @@ async def drop_app_topics(settings: Settings) -> None:
             await admin.delete_topics(mine)
     finally:
         await admin.close()
-
-
-async def _drop_redis(settings: Settings) -> None:
-    client = aioredis.Redis(
-        host=settings.redis_host, port=settings.redis_port, db=settings.redis_db
-    )
-    try:
-        keys = [key async for key in client.scan_iter(f"{settings.redis_prefix}:*", count=1000)]
-        for start in range(0, len(keys), 1000):
-            await client.delete(*keys[start : start + 1000])
-    finally:
-        await client.aclose()
 
 
 async def _drop_sql(settings: Settings) -> None:
