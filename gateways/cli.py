@@ -31,12 +31,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _run_gateway(args: argparse.Namespace) -> int:
     from gateways.errors import InvalidConfiguration
-    from gateways.server import gateway_id_of, serve
+    from gateways.server import check_bind, gateway_id_of, serve
     from squidstream.settings import get_settings
 
     settings = get_settings()
     try:
-        gateway_id_of(args.route, settings)  # refuse before binding a port or connecting
+        # Refuse before binding a port or connecting.
+        check_bind(args.route, settings)
+        gateway_id_of(args.route, settings)
     except InvalidConfiguration as exc:
         print(f"squidstream: {exc}", file=sys.stderr)
         return 2
@@ -61,9 +63,14 @@ def _run_ingress(args: argparse.Namespace) -> int:
         os.environ["SQUID_ROUTE_WEIGHT_RABBITMQ"] = str(args.rabbitmq_weight)
     import uvicorn
 
+    from squidstream.auth import unprotected_bind_problem
     from squidstream.settings import load_settings
 
     settings = load_settings()
+    problem = unprotected_bind_problem("the ingress", settings.ingress_host, settings.write_token)
+    if problem is not None:
+        print(f"squidstream: {problem}", file=sys.stderr)
+        return 2
     uvicorn.run(
         "gateways.ingress:app_from_env",
         factory=True,

@@ -18,10 +18,14 @@ from gateways.events import route_name
 from gateways.metrics import IngressMetrics, IngressMetricsMiddleware
 from gateways.routing import RouteClient, RouteFailed, RouteWeights
 from proto import game_pb2
+from squidstream.auth import grpc_metadata
 from squidstream.contract import REQUEST_ID_MAX_CHARS, RouteName, request_id_problem
+from squidstream.http_auth import BearerTokenMiddleware
 from squidstream.settings import Settings, load_settings
 
 INT32_MAX: Final = 2**31 - 1
+# Paths that need the write token; /healthz, /metrics and /api/routes stay open.
+WRITES: Final = ("/api/games",)
 HTTP_STATUS: Final[dict[grpc.StatusCode, int]] = {
     grpc.StatusCode.INVALID_ARGUMENT: 422,
     grpc.StatusCode.ALREADY_EXISTS: 409,
@@ -143,6 +147,7 @@ def create_app(settings: Settings, weights: RouteWeights | None = None) -> FastA
                 # A gateway may wait a broker timeout on a pending retry, then publish for
                 # another: the deadline covers both, so such a retry is not cut off.
                 timeout_s=2 * settings.broker_timeout_s + 1.0,
+                metadata=grpc_metadata(settings.write_token),
             )
         yield
         for client in clients.values():
@@ -156,14 +161,22 @@ def create_app(settings: Settings, weights: RouteWeights | None = None) -> FastA
     )
     _install_error_handlers(app)
     app.state.metrics = metrics
+    if settings.write_token is not None:
+        # Inside the metrics middleware, so refusals show in the request counts.
+        app.add_middleware(BearerTokenMiddleware, token=settings.write_token, protected=WRITES)
     app.add_middleware(IngressMetricsMiddleware, metrics=metrics)
     app.add_api_route("/metrics", metrics.page, methods=["GET"], include_in_schema=False)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
 
     @app.post(
         "/api/games",
         status_code=201,
         response_model=GameEventOut,
         responses={
+            401: {"model": ErrorOut, "description": "SQUID_WRITE_TOKEN is set; bearer missing"},
             409: {"model": ErrorOut, "description": "request id already used for another game"},
             422: {"model": ErrorOut, "description": "invalid request; `field` names it"},
             503: {"model": ErrorOut, "description": "the route's gateway or broker is down"},

@@ -69,12 +69,14 @@ class RouteClient:
         window_s: float,
         max_batch: int,
         timeout_s: float,
+        metadata: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.route = route
         self.target = target
         self._window_s = window_s
         self._max_batch = max_batch
         self._timeout_s = timeout_s
+        self._metadata = metadata  # the write token, if the gateways ask for one
         self._channel = grpc.aio.insecure_channel(target, options=RECONNECT_OPTIONS)
         self._call = self._channel.stream_stream(
             PLAY_STREAM,
@@ -109,7 +111,7 @@ class RouteClient:
     async def _send(self, batch: list[Pending]) -> None:
         message = game_pb2.PlayBatch(requests=[request for request, _ in batch])
         try:
-            call = self._call(iter((message,)), timeout=self._timeout_s)
+            call = self._call(iter((message,)), timeout=self._timeout_s, metadata=self._metadata)
             reply = await call.read()
             if not isinstance(reply, game_pb2.PlayBatchReply):
                 raise RouteFailed(self.route, grpc.StatusCode.UNAVAILABLE, "stream ended early")

@@ -14,6 +14,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from gateways.authorization import WriteTokenInterceptor
 from gateways.emitters import Emitter
 from gateways.emitters.kafka import KafkaEmitter
 from gateways.emitters.rabbitmq import RabbitMQEmitter
@@ -24,6 +25,7 @@ from gateways.reservations import Reservations
 from gateways.reservations.redis import RedisReservations
 from gateways.service import SERVICE_NAME, GameGatewayServicer
 from squidstream import contract
+from squidstream.auth import unprotected_bind_problem
 from squidstream.contract import RouteName
 from squidstream.settings import Settings
 
@@ -68,6 +70,21 @@ def gateway_id_of(route: RouteName, settings: Settings) -> str:
     return gateway_id
 
 
+def check_bind(route: RouteName, settings: Settings) -> None:
+    """InvalidConfiguration if the gateway would listen beyond loopback without a write token."""
+    problem = unprotected_bind_problem(
+        f"the {route} gateway", settings.gateway_host, settings.write_token
+    )
+    if problem is not None:
+        raise InvalidConfiguration(problem)
+
+
+def _interceptors(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
+    if settings.write_token is None:
+        return []
+    return [WriteTokenInterceptor(settings.write_token, SERVICE_NAME)]
+
+
 class GatewayServer:
     """A started gRPC server with its health reporting; stop() releases everything."""
 
@@ -81,6 +98,7 @@ class GatewayServer:
     ) -> None:
         self.route = route
         self.settings = settings
+        check_bind(route, settings)
         gateway_id = gateway_id_of(route, settings)
         self.emitter = emitter or make_emitter(route, settings)
         self.reservations = reservations or RedisReservations(settings)
@@ -98,10 +116,11 @@ class GatewayServer:
             max_batch=settings.gateway_max_batch,
         )
         self.server = grpc.aio.server(
+            interceptors=_interceptors(settings),
             options=[
                 ("grpc.max_receive_message_length", TRANSPORT_MAX_BYTES),
                 ("grpc.max_send_message_length", TRANSPORT_MAX_BYTES),
-            ]
+            ],
         )
         self.server.add_generic_rpc_handlers((servicer.handler(),))
         self.health = health.aio.HealthServicer()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+
+from pydantic import SecretStr
 
 LOCUSTFILE: Final = Path(__file__).resolve().parent / "locustfile.py"
 USER_CLASSES: Final = {"http": "IngressUser", "grpc": "GatewayUser"}
@@ -30,6 +33,10 @@ class FloodOptions:
     gateway_kafka: str = "127.0.0.1:50051"
     gateway_rabbitmq: str = "127.0.0.1:50052"
     html_report: Path | None = None
+    # The write token for the ingress and the gateways; None: Locust reads SQUID_WRITE_TOKEN
+    # from the environment it inherits. Passed in the environment, never on the command line
+    # (which every local user can read in `ps`).
+    write_token: SecretStr | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +95,15 @@ def locust_command(options: FloodOptions) -> list[str]:
 def run_flood(options: FloodOptions) -> int:
     """Run Locust to the end; its exit code (1 when any request failed)."""
     options.csv_prefix.parent.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(locust_command(options), check=False).returncode
+    return subprocess.run(locust_command(options), env=locust_env(options), check=False).returncode
+
+
+def locust_env(options: FloodOptions) -> dict[str, str]:
+    """This process's environment, with the flood's write token if it names one."""
+    env = dict(os.environ)
+    if options.write_token is not None:
+        env["SQUID_WRITE_TOKEN"] = options.write_token.get_secret_value()
+    return env
 
 
 def _percentile(histogram: dict[str, int], fraction: float) -> float:

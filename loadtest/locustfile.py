@@ -26,6 +26,8 @@ from locust.env import Environment  # noqa: E402
 
 from loadtest.traffic import DEFAULT_TRAFFIC, GameSpec, load  # noqa: E402
 from proto import game_pb2  # noqa: E402
+from squidstream import auth  # noqa: E402
+from squidstream.settings import get_settings  # noqa: E402
 
 ROUTES = ("kafka", "rabbitmq")
 
@@ -53,6 +55,10 @@ class Flood:
         if min(self.weights) < 0 or sum(self.weights) <= 0:
             raise ValueError(f"route weights must be >= 0 and not all zero: {self.weights}")
         self._games = itertools.cycle(random.Random().sample(self.games, len(self.games)))
+        # SQUID_WRITE_TOKEN, when set, travels with every call (the env, never the command line).
+        token = get_settings().write_token
+        self.http_headers = auth.http_headers(token)
+        self.grpc_metadata = auth.grpc_metadata(token)
 
     def next_game(self) -> GameSpec:
         return next(self._games)
@@ -82,7 +88,7 @@ class IngressUser(FastHttpUser):
         with self.client.post(
             "/api/games",
             json=body,
-            headers={"X-Squid-Route": route},
+            headers={"X-Squid-Route": route, **flood.http_headers},
             name=f"POST /api/games [{route}]",
             catch_response=True,
         ) as response:
@@ -149,7 +155,8 @@ class GatewayUser(User):
         started = time.perf_counter()
         if self.batch == 1:
             try:
-                self.play_calls[route](requests[0], timeout=10)
+                metadata = _flood(self.environment).grpc_metadata
+                self.play_calls[route](requests[0], timeout=10, metadata=metadata)
             except grpc.RpcError as exc:
                 self._report(f"Play [{route}]", started, exc)
             else:
@@ -162,9 +169,10 @@ class GatewayUser(User):
     ) -> None:
         name = f"PlayStream [{route}]"
         try:
-            replies = list(
-                self.stream_calls[route](iter([game_pb2.PlayBatch(requests=requests)]), timeout=10)
-            )
+            call = self.stream_calls[route]
+            batch = game_pb2.PlayBatch(requests=requests)
+            metadata = _flood(self.environment).grpc_metadata
+            replies = list(call(iter([batch]), timeout=10, metadata=metadata))
         except grpc.RpcError as exc:
             for _ in requests:
                 self._report(name, started, exc)

@@ -7,6 +7,7 @@ bad value fails at start with a message naming the variable.
 
 from __future__ import annotations
 
+import re
 import socket
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +19,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from squidstream.contract import PLAYERS_MAX, gateway_id_problem
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TOKEN_MIN_CHARS = 16
+TOKEN_CHARS = re.compile(r"[!-~]+")
 
 
 class SettingsError(ValueError):
@@ -136,12 +139,36 @@ class Settings(BaseSettings):
     views_host: str = "127.0.0.1"
     views_port: int = Field(8000, ge=1, le=65535)
 
+    # Bearer tokens (squidstream.auth). The write token guards the ingress and the gateways,
+    # which refuse a non-loopback bind without one; the read token, if set, guards the read
+    # API. Unset or empty: no token asked.
+    write_token: SecretStr | None = None
+    read_token: SecretStr | None = None
+
     @field_validator("gateway_id")
     @classmethod
     def _valid_gateway_id(cls, value: str) -> str:
         problem = gateway_id_problem(value) if value else None
         if problem is not None:
             raise ValueError(problem.reason)
+        return value
+
+    @field_validator("write_token", "read_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        if value is None or (isinstance(value, str | SecretStr) and not _secret_text(value)):
+            return None
+        return value
+
+    @field_validator("write_token", "read_token")
+    @classmethod
+    def _valid_token(cls, value: SecretStr | None) -> SecretStr | None:
+        text = "" if value is None else value.get_secret_value()
+        if value is not None and (len(text) < TOKEN_MIN_CHARS or not TOKEN_CHARS.fullmatch(text)):
+            raise ValueError(
+                f"a token needs at least {TOKEN_MIN_CHARS} characters of visible ASCII "
+                "(no spaces), e.g. `python -c 'import secrets; print(secrets.token_urlsafe())'`"
+            )
         return value
 
     @field_validator("events_topic", "dead_letter_topic", "rabbitmq_queue", "redis_prefix")
@@ -156,6 +183,8 @@ class Settings(BaseSettings):
         env = {}
         for name in type(self).model_fields:
             value = getattr(self, name)
+            if value is None:
+                continue  # unset stays unset in the child (str(None) would be a value)
             text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
             env[f"SQUID_{name.upper()}"] = text
         return env
@@ -201,6 +230,10 @@ class Settings(BaseSettings):
     @property
     def mongo_url(self) -> str:
         return f"mongodb://{self.mongo_host}:{self.mongo_port}/"
+
+
+def _secret_text(value: str | SecretStr) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
 def load_settings() -> Settings:

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from squidstream.http_auth import BearerTokenMiddleware
 from squidstream.settings import Settings, get_settings
 from views.errors import BadStoreData, StoreUnavailable
 from views.live import LiveFeed
@@ -20,6 +21,9 @@ from views.routes import audit, dashboard, health, live, reports, tables
 from views.stores.base import ProjectionCounters
 
 STOP_GRACE_S = 8.0  # longer than any store timeout in resources.py
+# What the read token guards: every report. /healthz, /readyz, /metrics and the dashboard's
+# files stay open (the page itself holds no data; it sends the token with each API call).
+READS = ("/api/",)
 DESCRIPTION = (
     "Read-only reports of the squidstream projections. Result reports come from Redis or "
     "SQL (chosen in the path, to compare them side by side), the audit log from MongoDB, "
@@ -58,6 +62,8 @@ def create_app(settings: Settings | None = None, *, live_interval_s: float = 1.0
         title="squidstream views", version="1.0", description=DESCRIPTION, lifespan=lifespan
     )
     app.state.metrics = metrics
+    if chosen.read_token is not None:
+        app.add_middleware(BearerTokenMiddleware, token=chosen.read_token, protected=READS)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_exception_handler(StoreUnavailable, _store_unavailable)
     app.add_exception_handler(BadStoreData, _bad_store_data)

@@ -14,8 +14,26 @@ let lastRefresh = 0;
 let refreshTimer = null;
 let liveConnected = false;
 
+// With SQUID_READ_TOKEN set, open the dashboard as /#token=<token>. The fragment never
+// leaves the browser; the token is kept for this tab and sent as a bearer on each API call.
+const TOKEN_KEY = "squid-read-token";
+function readToken() {
+  const found = location.hash.match(/(?:^#|&)token=([^&]+)/);
+  if (found) {
+    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(found[1]));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+const readTokenValue = readToken();
+function apiHeaders() {
+  const headers = { Accept: "application/json" };
+  if (readTokenValue) headers.Authorization = `Bearer ${readTokenValue}`;
+  return headers;
+}
+
 async function getJson(path) {
-  const response = await fetch(path, { headers: { Accept: "application/json" } });
+  const response = await fetch(path, { headers: apiHeaders() });
   if (response.status === 404) return null;
   if (!response.ok) {
     const body = await response.json().catch(() => ({}));
@@ -185,6 +203,14 @@ function setLive(on) {
 }
 
 function connectLive() {
+  // EventSource cannot send headers: with a token the page polls /api/live/latest instead.
+  if (readTokenValue) {
+    liveConnected = true; // this poll stands in for the stream and for the fallback poll
+    $("live-status").textContent = "polling";
+    const poll = () => getJson("/api/live/latest").then((s) => s && showSnapshot(s)).catch(showError);
+    setInterval(poll, REFRESH_MIN_MS);
+    return;
+  }
   const source = new EventSource("/api/live");
   source.onopen = () => setLive(true);
   source.onerror = () => setLive(false); // EventSource reconnects by itself

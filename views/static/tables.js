@@ -102,7 +102,7 @@
   }
 
   async function refresh() {
-    const response = await fetch("/api/tables", { headers: { Accept: "application/json" } });
+    const response = await fetch("/api/tables", { headers: apiHeaders() }); // app.js
     const answer = await response.json();
     if (!response.ok) throw new Error(`Faust tables: ${response.status} ${answer.detail || ""}`);
     showLeaderboard(answer.top_players);
