@@ -1,8 +1,15 @@
-"""`squidstream bench streams`: drain rates of a bare consumer, our worker and a naive consumer."""
+"""`squidstream bench streams`: drain rates of a bare consumer, a Faust agent that only
+counts, our worker and a naive consumer; each store's batched write rate alone.
+
+The counting agent takes batches from the same topic the way our projection agent does
+(`noack_take`, then an ack per event) and does nothing else, so its rate is Faust's own
+ceiling here: what our worker loses below it is the projection's cost, not Faust's.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -10,10 +17,13 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import faust
 import httpx
+from faust.types import StreamT
 
-from squidstream.settings import Settings
+from squidstream.settings import Settings, load_settings
 from squidstream.topics import ensure_topics
 from streams.bench_stores import clean_up, store_rates
 from streams.deadletter import new_producer
@@ -128,6 +138,90 @@ async def worker_drain(settings: Settings, total: int, log_dir: Path, workers: i
             process.wait(timeout=60)
 
 
+COUNTER = "count-only"
+
+
+def counter_app(settings: Settings, total: int, result: Path) -> faust.App:
+    """A Faust app (its own group) with one agent that counts the topic's events, no more."""
+    app = faust.App(
+        f"{settings.faust_app_id}-{COUNTER}",
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store="memory://",
+        web_enabled=False,
+        topic_partitions=settings.events_partitions,
+        topic_replication_factor=settings.events_replication_factor,
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+    )
+    topic = app.topic(
+        settings.events_topic,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.events_partitions,
+    )
+
+    async def count(stream: StreamT[Any]) -> None:
+        # Timed from the first batch to the last, as worker_drain times our worker.
+        first: tuple[float, int] | None = None
+        seen = 0
+        take = stream.noack_take  # type: ignore[attr-defined]
+        async for events in take(settings.batch_size, within=settings.batch_timeout_s):
+            seen += len(events)
+            for event in events:
+                await stream.ack(event)
+            now = time.perf_counter()
+            if first is None:
+                first = (now, seen)
+            elif seen >= total:
+                rate = (seen - first[1]) / max(now - first[0], 1e-9)
+                _write_result(result, {"events": seen, "events_per_s": rate})
+
+    app.agent(topic, name="squid-bench-count", concurrency=1)(count)
+    return app
+
+
+def _write_result(path: Path, body: dict[str, float]) -> None:
+    # Renamed into place, so the waiting parent never reads half a file.
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(body))
+    partial.replace(path)
+
+
+def run_counter(total: int, result: Path) -> None:
+    """The counting worker's process: `python -m streams.bench count-only TOTAL RESULT`."""
+    app = counter_app(load_settings(), total, result)
+    faust.Worker(app, loglevel="warning").execute_from_commandline()
+
+
+def start_counter(
+    settings: Settings, total: int, result: Path, log_dir: Path
+) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "streams.bench", COUNTER, str(total), str(result)]
+    with (log_dir / f"{COUNTER}.log").open("wb") as log_file:
+        return subprocess.Popen(
+            command, env=worker_env(settings), cwd=log_dir, stdout=log_file, stderr=log_file
+        )
+
+
+async def counter_drain(settings: Settings, total: int, log_dir: Path) -> float:
+    """Run the counting agent in its own process over the preloaded topic; its events/s."""
+    result = log_dir / f"{COUNTER}-{settings.faust_app_id}.json"
+    result.unlink(missing_ok=True)
+    process = start_counter(settings, total, result, log_dir)
+    deadline = time.monotonic() + WORKER_TIMEOUT_S
+    try:
+        while not result.exists():
+            if process.poll() is not None:
+                raise RuntimeError(f"the counting agent exited; see {log_dir / COUNTER}.log")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the counting agent did not finish in {WORKER_TIMEOUT_S:.0f}s")
+            await asyncio.sleep(0.05)
+        return float(json.loads(result.read_text())["events_per_s"])
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
 async def reproject_from_zero(settings: Settings) -> None:
     """Forget everything the last run projected: group offsets, tables, stores."""
     await fence(settings)
@@ -174,8 +268,11 @@ async def _measure(
     produce = await preload(settings, events)
     bare = await bare_drain(settings)
     print(f"bare aiokafka consumer: {bare:,.0f} events/s (produce {produce:,.0f}/s)", flush=True)
+    counted = await counter_drain(settings, count, log_dir)
+    print(f"faust agent that only counts: {counted:,.0f} events/s", flush=True)
     worker = await worker_drain(settings, count, log_dir)
     print(f"our worker (faust agent, 3 projections): {worker:,.0f} events/s", flush=True)
+    print(per_event_costs(counted, worker), flush=True)
     await reproject_from_zero(settings)
     two = await worker_drain(settings, count, log_dir, workers=2)
     print(f"two workers (2 processes, faust agent, 3 projections): {two:,.0f} events/s", flush=True)
@@ -188,6 +285,16 @@ async def _measure(
     print(f"naive per-message consumer ({naive_sample:,} events): {naive:,.0f} events/s")
     print(f"load average at end: {_loadavg()}")
     report(bare, worker, naive, stores)
+
+
+def per_event_costs(counted: float, ours: float) -> str:
+    """Faust's own cost per event beside what our projection adds to it, in microseconds."""
+    faust_us, ours_us = 1e6 / counted, 1e6 / ours
+    return (
+        f"per event: faust alone {faust_us:,.1f} us, our worker {ours_us:,.1f} us, "
+        f"so the projection adds {ours_us - faust_us:,.1f} us "
+        f"({ours / counted:.2f} of faust's rate)"
+    )
 
 
 def _loadavg() -> str:
@@ -212,3 +319,10 @@ def report(bare: float, ours: float, naive: float, stores: dict[str, float]) -> 
     met = half and twenty and floor
     print(f"verdict: {'all goals met' if met else 'goals missed (see the lines above)'}")
     return met
+
+
+if __name__ == "__main__":
+    # Only the counting worker runs this module directly (see counter_drain).
+    if len(sys.argv) != 4 or sys.argv[1] != COUNTER:
+        sys.exit(f"usage: python -m streams.bench {COUNTER} TOTAL RESULT_FILE")
+    run_counter(int(sys.argv[2]), Path(sys.argv[3]))

@@ -141,8 +141,16 @@ def drain(results: Results) -> str:
     text = f"Projection drain: our worker projected {d.ours:,.0f} events/s into all three stores"
     bare = next((r for n, r in d.rates.items() if n.startswith("bare")), None)
     naive = next((r for n, r in d.rates.items() if n.startswith("naive")), None)
+    counting = next((r for n, r in d.rates.items() if "only counts" in n), None)
     if bare:
         text += f", {d.ours / bare:.2f} of a bare aiokafka consumer ({bare:,.0f}/s)"
+    if counting:
+        # Per-event costs add up where rates do not: Faust's share and the projection's.
+        faust_us, ours_us = 1e6 / counting, 1e6 / d.ours
+        text += (
+            f", {d.ours / counting:.2f} of a Faust agent that only counts ({counting:,.0f}/s:"
+            f" Faust itself costs {faust_us:,.0f} µs of our {ours_us:,.0f} µs per event)"
+        )
     if naive:
         text += f", {_times(d.ours, naive)} the naive per-message consumer ({naive:,.0f}/s)"
     if slowest := d.slowest_store:

@@ -69,6 +69,20 @@ def test_drain_compares_our_worker_with_bare_naive_and_the_slowest_store() -> No
     assert "slowest store alone (mongo) took 30,000/s, so the worker reaches 0.83 of it" in text
 
 
+def test_drain_splits_faust_s_own_cost_per_event_from_the_projection_s() -> None:
+    run = good_run()
+    assert run.drain is not None
+    rates = {**run.drain.rates, "faust agent that only counts": 50_000}
+    text = drain(replace(run, drain=replace(run.drain, rates=rates)))
+
+    assert "0.50 of a Faust agent that only counts (50,000/s" in text
+    assert "Faust itself costs 20 µs of our 40 µs per event" in text
+
+
+def test_drain_without_a_counting_agent_names_none() -> None:
+    assert "only counts" not in drain(good_run())
+
+
 def test_every_section_left_unmeasured_says_so_instead_of_inventing_numbers() -> None:
     empty = Results(started_at="t", quick=True, machine=good_run().machine)
 
