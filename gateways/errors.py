@@ -25,6 +25,10 @@ class RequestConflict(GatewayError):
         self.message = message
 
 
+class DeadlineExceeded(GatewayError):
+    """A call outlasted the gateway's own deadline (gRPC DEADLINE_EXCEEDED)."""
+
+
 class InvalidConfiguration(GatewayError):
     """The gateway cannot start as configured (e.g. an id the decoder would reject)."""
 

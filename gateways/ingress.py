@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from gateways.events import route_name
+from gateways.http_limits import BodyLimitMiddleware, LoadSheddingMiddleware
 from gateways.metrics import IngressMetrics, IngressMetricsMiddleware
 from gateways.routing import RouteClient, RouteFailed, RouteWeights
 from proto import game_pb2
@@ -161,9 +162,7 @@ def create_app(settings: Settings, weights: RouteWeights | None = None) -> FastA
     )
     _install_error_handlers(app)
     app.state.metrics = metrics
-    if settings.write_token is not None:
-        # Inside the metrics middleware, so refusals show in the request counts.
-        app.add_middleware(BearerTokenMiddleware, token=settings.write_token, protected=WRITES)
+    _install_guards(app, settings)
     app.add_middleware(IngressMetricsMiddleware, metrics=metrics)
     app.add_api_route("/metrics", metrics.page, methods=["GET"], include_in_schema=False)
 
@@ -177,9 +176,10 @@ def create_app(settings: Settings, weights: RouteWeights | None = None) -> FastA
         response_model=GameEventOut,
         responses={
             401: {"model": ErrorOut, "description": "SQUID_WRITE_TOKEN is set; bearer missing"},
+            413: {"model": ErrorOut, "description": "body above SQUID_INGRESS_MAX_BODY_BYTES"},
             409: {"model": ErrorOut, "description": "request id already used for another game"},
             422: {"model": ErrorOut, "description": "invalid request; `field` names it"},
-            503: {"model": ErrorOut, "description": "the route's gateway or broker is down"},
+            503: {"model": ErrorOut, "description": "a gateway or broker is down, or overload"},
             504: {"model": ErrorOut, "description": "the gateway did not answer in time"},
         },
     )
@@ -239,6 +239,16 @@ def _install_error_handlers(app: FastAPI) -> None:
         field = str(first["loc"][-1]) if first["loc"] else ""
         body = ErrorOut(error="invalid_argument", field=field, detail=str(first["msg"]))
         return JSONResponse(body.model_dump(), status_code=422)
+
+
+def _install_guards(app: FastAPI, settings: Settings) -> None:
+    """Limits and the token, innermost first; all inside the metrics middleware, so every
+    refusal shows in the request counts. Shedding runs first: under overload it is the
+    cheapest answer."""
+    app.add_middleware(BodyLimitMiddleware, limit=settings.ingress_max_body_bytes, paths=WRITES)
+    if settings.write_token is not None:
+        app.add_middleware(BearerTokenMiddleware, token=settings.write_token, protected=WRITES)
+    app.add_middleware(LoadSheddingMiddleware, limit=settings.ingress_max_in_flight, paths=WRITES)
 
 
 def app_from_env() -> FastAPI:

@@ -24,6 +24,7 @@ from gateways.metrics import open_endpoint
 from gateways.reservations import Reservations
 from gateways.reservations.redis import RedisReservations
 from gateways.service import SERVICE_NAME, GameGatewayServicer
+from gateways.transport import server_options
 from squidstream import contract
 from squidstream.auth import unprotected_bind_problem
 from squidstream.contract import RouteName
@@ -32,8 +33,6 @@ from squidstream.settings import Settings
 log = logging.getLogger(__name__)
 
 HEALTH_INTERVAL_S: Final = 1.0
-# The transport's own ceiling; below it our servicer answers INVALID_ARGUMENT for big messages.
-TRANSPORT_MAX_BYTES: Final = 64 * 1024 * 1024
 
 
 def make_emitter(route: RouteName, settings: Settings) -> Emitter:
@@ -114,13 +113,12 @@ class GatewayServer:
             self.gateway,
             max_message_bytes=settings.gateway_max_message_bytes,
             max_batch=settings.gateway_max_batch,
+            deadline_s=settings.gateway_call_deadline_s,
         )
         self.server = grpc.aio.server(
             interceptors=_interceptors(settings),
-            options=[
-                ("grpc.max_receive_message_length", TRANSPORT_MAX_BYTES),
-                ("grpc.max_send_message_length", TRANSPORT_MAX_BYTES),
-            ],
+            options=server_options(settings),
+            maximum_concurrent_rpcs=settings.gateway_max_concurrent_rpcs,
         )
         self.server.add_generic_rpc_handlers((servicer.handler(),))
         self.health = health.aio.HealthServicer()

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Final, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError, Message
 
-from gateways.errors import GatewayError, InvalidRequest, RequestConflict, Unavailable
+from gateways.errors import (
+    DeadlineExceeded,
+    GatewayError,
+    InvalidRequest,
+    RequestConflict,
+    Unavailable,
+)
 from gateways.gateway import Gateway, Outcome
 from proto import game_pb2
 
@@ -19,6 +25,7 @@ STREAM_PIPELINE_DEPTH: Final = 4
 FIELD_METADATA_KEY: Final = "squid-field"
 
 M = TypeVar("M", bound=Message)
+T = TypeVar("T")
 Context = grpc.aio.ServicerContext[bytes, bytes]
 
 
@@ -30,6 +37,8 @@ def status_of(error: GatewayError) -> grpc.StatusCode:
         return grpc.StatusCode.ALREADY_EXISTS
     if isinstance(error, Unavailable):
         return grpc.StatusCode.UNAVAILABLE
+    if isinstance(error, DeadlineExceeded):
+        return grpc.StatusCode.DEADLINE_EXCEEDED
     return grpc.StatusCode.INTERNAL
 
 
@@ -48,10 +57,30 @@ def _result(request_id: str, outcome: Outcome) -> game_pb2.PlayResult:
 class GameGatewayServicer:
     """Handlers take and return raw bytes, so size and decoding errors name their field."""
 
-    def __init__(self, gateway: Gateway, *, max_message_bytes: int, max_batch: int) -> None:
+    def __init__(
+        self, gateway: Gateway, *, max_message_bytes: int, max_batch: int, deadline_s: float
+    ) -> None:
         self._gateway = gateway
         self._max_message_bytes = max_message_bytes
         self._max_batch = max_batch
+        self._deadline_s = deadline_s
+
+    def _deadline(self) -> float:
+        return asyncio.get_running_loop().time() + self._deadline_s
+
+    async def _until(self, deadline: float, awaitable: Awaitable[T]) -> T:
+        """The awaitable's result, or DeadlineExceeded once the call's deadline has passed.
+
+        The server's own bound on a call, whatever deadline the client set (or none): a
+        client cannot hold one of the limited call slots open for longer.
+        """
+        remaining = deadline - asyncio.get_running_loop().time()
+        try:
+            return await asyncio.wait_for(awaitable, max(0.0, remaining))
+        except TimeoutError as exc:
+            raise DeadlineExceeded(
+                f"the call outlasted the gateway's deadline of {self._deadline_s:g} s"
+            ) from exc
 
     def _invalid(self, field: str, message: str) -> InvalidRequest:
         # A whole call refused here never reaches Gateway.play_many, which counts the rest.
@@ -76,7 +105,7 @@ class GameGatewayServicer:
     async def play(self, raw: bytes, context: Context) -> bytes:
         try:
             request = self._parse(raw, game_pb2.PlayRequest, "request")
-            event = await self._gateway.play_one(request)
+            event = await self._until(self._deadline(), self._gateway.play_one(request))
         except GatewayError as exc:
             await self._abort(context, exc)
             raise AssertionError("unreachable: abort raises") from exc
@@ -109,12 +138,18 @@ class GameGatewayServicer:
                 await pending.put(None)
 
         reader = asyncio.create_task(read())
+        deadline = self._deadline()
         try:
-            while (task := await pending.get()) is not None:
+            while True:
                 try:
-                    yield await task
+                    task = await self._until(deadline, pending.get())
+                    if task is None:
+                        return
+                    reply = await self._until(deadline, task)
                 except GatewayError as exc:
                     await self._abort(context, exc)
+                    return  # abort raises; this only tells the type checker
+                yield reply
         finally:
             reader.cancel()
             while not pending.empty():

@@ -7,7 +7,6 @@ metrics, the dashboard's files) stay open.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Final
 
@@ -15,6 +14,7 @@ from pydantic import SecretStr
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from squidstream.auth import token_matches
+from squidstream.http_replies import error_body, send_json
 
 UNAUTHENTICATED_DETAIL: Final = "missing or wrong token: send `Authorization: Bearer <token>`"
 
@@ -24,12 +24,6 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key.lower() == name:
             return bytes(value).decode("latin-1")
     return None
-
-
-def unauthenticated_body(detail: str = UNAUTHENTICATED_DETAIL) -> bytes:
-    """The 401 body: the ingress's error shape (`error`, `field`, `detail`)."""
-    body = {"error": "unauthenticated", "field": "Authorization", "detail": detail}
-    return json.dumps(body).encode()
 
 
 class BearerTokenMiddleware:
@@ -47,16 +41,5 @@ class BearerTokenMiddleware:
         if token_matches(self._token, _header(scope, b"authorization")):
             await self.app(scope, receive, send)
             return
-        body = unauthenticated_body()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"www-authenticate", b'Bearer realm="squidstream"'),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        body = error_body("unauthenticated", "Authorization", UNAUTHENTICATED_DETAIL)
+        await send_json(send, 401, body, [(b"www-authenticate", b'Bearer realm="squidstream"')])

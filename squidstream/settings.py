@@ -16,10 +16,16 @@ from typing import ClassVar
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from squidstream.contract import PLAYERS_MAX, gateway_id_problem
+from squidstream.contract import (
+    EVENT_MAX_BYTES,
+    PLAYERS_MAX,
+    REQUEST_ID_MAX_CHARS,
+    gateway_id_problem,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TOKEN_MIN_CHARS = 16
+REPLY_RESULT_OVERHEAD_BYTES = 1024
 TOKEN_CHARS = re.compile(r"[!-~]+")
 
 
@@ -97,9 +103,18 @@ class Settings(BaseSettings):
     # Where the ingress finds each gateway ("host:port"); empty means gateway_host and its port.
     gateway_kafka_address: str = ""
     gateway_rabbitmq_address: str = ""
-    # Limits of one gateway call (bigger gets INVALID_ARGUMENT).
+    # Limits of one gateway call: more requests get INVALID_ARGUMENT naming `requests`; a
+    # bigger message is refused by the transport itself (RESOURCE_EXHAUSTED), unread.
     gateway_max_batch: int = Field(10_000, ge=1, le=1_000_000)
     gateway_max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    # Transport limits of each gateway (docs/security.md): calls in flight beyond this get
+    # RESOURCE_EXHAUSTED; a call (a whole stream included) lasts at most the deadline, then
+    # DEADLINE_EXCEEDED; a client pinging more often than the interval is disconnected.
+    gateway_max_concurrent_rpcs: int = Field(1000, ge=1, le=100_000)
+    gateway_call_deadline_s: float = Field(60.0, gt=0, le=3600)
+    gateway_keepalive_s: float = Field(60.0, ge=1, le=7200)
+    gateway_min_ping_interval_s: float = Field(10.0, ge=1, le=3600)
+    gateway_max_connection_idle_s: float = Field(300.0, ge=1, le=86_400)
     # Retries of a request id get the first answer within this horizon (reservations expire
     # after it); a reservation whose publish is still unconfirmed blocks retries this long.
     retry_horizon_s: float = Field(86_400.0, ge=1, le=30 * 86_400)
@@ -113,6 +128,10 @@ class Settings(BaseSettings):
     ingress_port: int = Field(8080, ge=1, le=65535)
     route_weight_kafka: int = Field(50, ge=0)
     route_weight_rabbitmq: int = Field(50, ge=0)
+    # A game request's JSON is well under 2 KiB; bigger bodies get 413 unread. Requests in
+    # flight beyond the cap get 503 at once (load shedding) instead of queueing without end.
+    ingress_max_body_bytes: int = Field(16 * 1024, ge=256, le=1024 * 1024)
+    ingress_max_in_flight: int = Field(2000, ge=1, le=1_000_000)
 
     # Faust workers.
     faust_app_id: str = "squidstream"
@@ -138,6 +157,8 @@ class Settings(BaseSettings):
     # Read API and dashboard.
     views_host: str = "127.0.0.1"
     views_port: int = Field(8000, ge=1, le=65535)
+    # Open live feeds (server-sent events) per views process; one more gets 503.
+    views_live_max_subscribers: int = Field(200, ge=1, le=100_000)
 
     # Bearer tokens (squidstream.auth). The write token guards the ingress and the gateways,
     # which refuse a non-loopback bind without one; the read token, if set, guards the read
@@ -203,6 +224,16 @@ class Settings(BaseSettings):
         password = self.rabbitmq_password.get_secret_value()
         vhost = "%2F" if self.rabbitmq_vhost == "/" else self.rabbitmq_vhost
         return f"amqp://{self.rabbitmq_user}:{password}@{self.rabbitmq_host}:{self.rabbitmq_port}/{vhost}"
+
+    @property
+    def gateway_max_reply_bytes(self) -> int:
+        """The largest reply a gateway sends: a full batch of results at the contract's limits.
+
+        Each result carries its request id, the event (at most EVENT_MAX_BYTES) and at most
+        an error of similar size; REPLY_RESULT_OVERHEAD_BYTES covers framing and the error.
+        """
+        per_result = EVENT_MAX_BYTES + 4 * REQUEST_ID_MAX_CHARS + REPLY_RESULT_OVERHEAD_BYTES
+        return max(self.gateway_max_message_bytes, self.gateway_max_batch * per_result)
 
     @property
     def faust_advertised_host(self) -> str:

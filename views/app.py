@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from squidstream.http_auth import BearerTokenMiddleware
 from squidstream.settings import Settings, get_settings
-from views.errors import BadStoreData, StoreUnavailable
+from views.errors import BadStoreData, LiveFeedFull, StoreUnavailable
 from views.live import LiveFeed
 from views.metrics import Metrics, MetricsMiddleware
 from views.models import ErrorBody
@@ -44,7 +44,13 @@ def create_app(settings: Settings | None = None, *, live_interval_s: float = 1.0
             resources.sql_reports,
             resources.mongo_reports,
         ]
-        feed = LiveFeed(counters, resources.redis_reports.routes, metrics, live_interval_s)
+        feed = LiveFeed(
+            counters,
+            resources.redis_reports.routes,
+            metrics,
+            live_interval_s,
+            max_subscribers=chosen.views_live_max_subscribers,
+        )
         app.state.resources, app.state.live = resources, feed
         stop = asyncio.Event()
         poller = asyncio.create_task(feed.run(stop), name="views-live-feed")
@@ -67,6 +73,7 @@ def create_app(settings: Settings | None = None, *, live_interval_s: float = 1.0
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_exception_handler(StoreUnavailable, _store_unavailable)
     app.add_exception_handler(BadStoreData, _bad_store_data)
+    app.add_exception_handler(LiveFeedFull, _live_feed_full)
     for module in (reports, audit, tables, live, health, dashboard):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=dashboard.STATIC_DIR), name="static")
@@ -91,3 +98,9 @@ async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
 
 async def _bad_store_data(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(ErrorBody(detail=str(exc)).model_dump(), status_code=502)
+
+
+async def _live_feed_full(request: Request, exc: Exception) -> JSONResponse:
+    # A browser's EventSource gives up on a 503; the dashboard then falls back to polling.
+    body = ErrorBody(detail=str(exc))
+    return JSONResponse(body.model_dump(), status_code=503, headers={"Retry-After": "5"})

@@ -18,3 +18,11 @@ class StoreUnavailable(ViewsError):
 
 class BadStoreData(ViewsError):
     """A store holds something that does not follow docs/stores.md."""
+
+
+class LiveFeedFull(ViewsError):
+    """The live feed has its maximum of subscribers (SQUID_VIEWS_LIVE_MAX_SUBSCRIBERS)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the live feed has its maximum of {limit} subscribers; retry later")
+        self.limit = limit

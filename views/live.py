@@ -7,9 +7,10 @@ import contextlib
 import json
 import logging
 import time
+import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Sequence
 
-from views.errors import ViewsError
+from views.errors import LiveFeedFull, ViewsError
 from views.metrics import Metrics
 from views.models import LiveSnapshot, now_ms
 from views.stores.base import ProjectionCounters
@@ -73,8 +74,10 @@ class LiveFeed:
         routes: Callable[[], Awaitable[dict[str, int]]],
         metrics: Metrics,
         interval_s: float = 1.0,
+        max_subscribers: int = 200,
     ) -> None:
         self._stores = list(stores)
+        self._max_subscribers = max_subscribers
         self._routes = routes
         self._metrics = metrics
         self._interval_s = interval_s
@@ -168,22 +171,43 @@ class LiveFeed:
                 queue.get_nowait()
             queue.put_nowait(snapshot)
 
-    @contextlib.contextmanager
-    def subscribe(self) -> Iterator[asyncio.Queue[LiveSnapshot]]:
+    def _add_subscriber(self) -> asyncio.Queue[LiveSnapshot]:
+        if len(self._subscribers) >= self._max_subscribers:
+            raise LiveFeedFull(self._max_subscribers)
         queue: asyncio.Queue[LiveSnapshot] = asyncio.Queue(maxsize=QUEUE_SIZE)
         if self._last is not None:
             queue.put_nowait(self._last)
         self._subscribers.add(queue)
         self._metrics.live_subscribers.set(len(self._subscribers))
+        return queue
+
+    def _remove_subscriber(self, queue: asyncio.Queue[LiveSnapshot]) -> None:
+        self._subscribers.discard(queue)
+        self._metrics.live_subscribers.set(len(self._subscribers))
+
+    @contextlib.contextmanager
+    def subscribe(self) -> Iterator[asyncio.Queue[LiveSnapshot]]:
+        """A queue of snapshots while inside; LiveFeedFull at once when the feed is full."""
+        queue = self._add_subscriber()
         try:
             yield queue
         finally:
-            self._subscribers.discard(queue)
-            self._metrics.live_subscribers.set(len(self._subscribers))
+            self._remove_subscriber(queue)
 
-    async def stream(self) -> AsyncGenerator[str, None]:
-        """Server-sent events for one browser: a `snapshot` event per change, keep-alives."""
-        with self.subscribe() as queue:
+    def stream(self) -> AsyncGenerator[str, None]:
+        """Server-sent events for one browser: a `snapshot` event per change, keep-alives.
+
+        The slot is taken now, so a full feed is refused (LiveFeedFull) before the response
+        starts. A stream the server never starts (its client left first) never runs its
+        `finally`; the finalizer frees its slot when the generator is collected.
+        """
+        queue = self._add_subscriber()
+        events = self._sse(queue)
+        weakref.finalize(events, self._remove_subscriber, queue)
+        return events
+
+    async def _sse(self, queue: asyncio.Queue[LiveSnapshot]) -> AsyncGenerator[str, None]:
+        try:
             yield "retry: 2000\n\n"
             while True:
                 try:
@@ -192,3 +216,5 @@ class LiveFeed:
                     yield ": keep-alive\n\n"
                     continue
                 yield f"event: snapshot\ndata: {json.dumps(snapshot.model_dump())}\n\n"
+        finally:
+            self._remove_subscriber(queue)

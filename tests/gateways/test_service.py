@@ -76,7 +76,6 @@ async def test_play_answers_with_the_event_it_emitted(
         (game_pb2.PlayRequest(request_id="r", game_id=1), "players"),
         (_req(request_id=""), "request_id"),
         (_req(request_id="x" * 500), "request_id"),
-        (_req(request_id="x" * 3000), "request"),
     ],
 )
 async def test_invalid_play_is_refused_naming_the_field_and_emits_nothing(
@@ -89,6 +88,16 @@ async def test_invalid_play_is_refused_naming_the_field_and_emits_nothing(
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field in (error.details() or "")
     assert _field(error) == field
+    assert emitter.batches == []
+
+
+@pytest.mark.asyncio
+async def test_a_message_above_the_limit_is_refused_by_the_transport_unread(
+    stub: AsyncStub, emitter: MemoryEmitter
+) -> None:
+    # The fixture's limit is 2048 bytes: the transport refuses before any handler runs.
+    error = await _refusal(stub.Play(_req(request_id="x" * 3000)))
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert emitter.batches == []
 
 

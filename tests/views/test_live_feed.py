@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 
+import httpx
 import pytest
 
-from views.errors import StoreUnavailable
+from squidstream.settings import Settings
+from views.app import create_app
+from views.errors import LiveFeedFull, StoreUnavailable
 from views.live import QUEUE_SIZE, LiveFeed
 from views.metrics import Metrics
 
@@ -147,3 +151,50 @@ async def test_a_slow_store_neither_stalls_the_feed_nor_gets_a_second_read_in_fl
     assert second.events == {"redis": 6, "mongo": None}
     assert third.events == {"redis": 6, "mongo": 7}
     assert mongo.reads == 1
+
+
+def capped_feed(limit: int) -> LiveFeed:
+    async def no_routes() -> dict[str, int]:
+        return {}
+
+    return LiveFeed([Counters("redis")], no_routes, Metrics(), 0.01, max_subscribers=limit)
+
+
+@pytest.mark.asyncio
+async def test_a_subscriber_beyond_the_cap_is_refused_and_a_freed_slot_is_reused() -> None:
+    feed = capped_feed(2)
+    first, second = feed.stream(), feed.stream()
+    await anext(first)
+    with pytest.raises(LiveFeedFull), feed.subscribe():
+        pass
+    with pytest.raises(LiveFeedFull):
+        feed.stream()
+    await first.aclose()
+    third = feed.stream()
+    await anext(third)
+    await third.aclose()
+    await second.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_stream_never_started_frees_its_slot_when_dropped() -> None:
+    feed = capped_feed(1)
+    unstarted = feed.stream()  # as when the client leaves before the response starts
+    del unstarted
+    gc.collect()
+    with feed.subscribe() as queue:
+        assert queue.empty()
+
+
+@pytest.mark.asyncio
+async def test_the_live_route_answers_503_when_the_feed_is_full(offline_settings: Settings) -> None:
+    app = create_app(offline_settings.model_copy(update={"views_live_max_subscribers": 1}))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://views") as client,
+    ):
+        held = app.state.live.stream()
+        response = await client.get("/api/live")
+        await held.aclose()
+    assert response.status_code == 503
+    assert "maximum of 1 subscribers" in response.json()["detail"]

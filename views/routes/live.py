@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from views.deps import LiveDep
-from views.models import LiveSnapshot
+from views.models import ErrorBody, LiveSnapshot
 
 router = APIRouter(prefix="/api", tags=["live"])
 
@@ -15,7 +15,10 @@ router = APIRouter(prefix="/api", tags=["live"])
     "/live",
     summary="Server-sent events: a `snapshot` event (LiveSnapshot JSON) on each change",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        503: {"model": ErrorBody, "description": "The feed has its maximum of subscribers."},
+    },
 )
 async def live_stream(live: LiveDep) -> StreamingResponse:
     return StreamingResponse(
