@@ -10,11 +10,9 @@ worker re-delivers the rest and the stores' de-duplication absorbs the overlap.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import threading
-from collections.abc import Awaitable, Callable
 
 import faust
 
@@ -22,26 +20,6 @@ log = logging.getLogger(__name__)
 # EX_SOFTWARE, used when Faust's own shutdown does not finish within STOP_GRACE_S.
 FATAL_EXIT_STATUS = 70
 STOP_GRACE_S = 15.0
-
-
-def fatal_task(
-    app: faust.App, what: str, run: Callable[[], Awaitable[None]]
-) -> Callable[[], Awaitable[None]]:
-    """`run` as an app task that stops the worker if it fails or returns."""
-
-    async def supervised() -> None:
-        try:
-            await run()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            await crash_worker(app, what, exc)
-        else:
-            if not app.should_stop:
-                await crash_worker(app, what, RuntimeError(f"{what} returned"))
-
-    supervised.__name__ = supervised.__qualname__ = what.replace(" ", "_")
-    return supervised
 
 
 async def crash_worker(app: faust.App, what: str, exc: BaseException) -> None:

@@ -9,7 +9,6 @@ from typing import Any
 import faust
 
 from squidstream.settings import Settings, get_settings
-from streams.agents import fatal_task
 from streams.bridge import Bridge
 from streams.projection_agent import ProjectionAgent
 from streams.registry import Registry
@@ -39,7 +38,7 @@ def instance_id(settings: Settings) -> str:
 
 
 def create_app(settings: Settings) -> SquidApp:
-    """Build the app, its tables, the projection agent, the bridge task and web page."""
+    """Build the app, its tables, the projection agent, the bridge service and web page."""
     app = SquidApp(
         settings.faust_app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -66,8 +65,8 @@ def create_app(settings: Settings) -> SquidApp:
     projection = ProjectionAgent(app, settings, tables)
     projection.register()
     Registry(app, settings, projection.owned).register()
-    bridge = Bridge(settings)
-    app.task(fatal_task(app, "rabbitmq bridge", bridge.run))
+    bridge = Bridge(app, settings)
+    app.add_dependency(bridge)  # started and stopped with the worker
     register_page(app, tables, projection, bridge)
     return app
 

@@ -1,11 +1,13 @@
 """The RabbitMQ bridge: gateway queue -> game-events, acked only after Kafka acked the forward.
 
-Each connection to RabbitMQ is one session: connect, open a channel, declare both queues,
-consume, forward batches. When the broker goes away (restart, network) the session ends,
-its undelivered and unacked messages go back to the durable queue, and the bridge connects
-again after a capped exponential backoff, logging every attempt. aio_pika's robust
-connection would reconnect too, but at a fixed interval, and it keeps deliveries of the dead
-channel in our inbox; a fresh session per connection has neither problem.
+It is a Faust service of the worker: started and stopped with it (its producer is flushed
+and closed after the last forward), and an error it cannot handle stops the worker, like
+an agent's. Each connection to RabbitMQ is one session: connect, open a channel, declare
+both queues, consume, forward batches. When the broker goes away (restart, network) the
+session ends, its undelivered and unacked messages go back to the durable queue, and the
+bridge connects again after a capped exponential backoff, logging every attempt. aio_pika's
+robust connection would reconnect too, but at a fixed interval, and it keeps deliveries of
+the dead channel in our inbox; a fresh session per connection has neither problem.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import logging
 from collections.abc import Sequence
 
 import aio_pika
+import faust
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 from aiokafka import AIOKafkaProducer
 
 from squidstream.backoff import Backoff
 from squidstream.settings import Settings
+from streams.agents import crash_worker
 from streams.deadletter import DEAD_LETTERS, new_producer
 from streams.decode import DeadLetter, Event, decode
 
@@ -38,36 +42,56 @@ CONNECTION_ERRORS = (
 Inbox = asyncio.Queue[AbstractIncomingMessage | None]
 
 
-class Bridge:
+class Bridge(faust.Service):
     """Drains the durable gateway queue in batches; one Kafka round trip per batch."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, app: faust.App, settings: Settings) -> None:
+        super().__init__()
+        self.app = app
         self.settings = settings
         self.forwarded = 0
         self.dead_letters = 0
+        self.producer: AIOKafkaProducer | None = None
+
+    async def on_start(self) -> None:
+        # Made here, not in __init__: aiokafka binds a producer to the running event loop.
+        self.producer = new_producer(self.settings)
+        await self.producer.start()
+
+    async def on_stop(self) -> None:
+        if self.producer is not None:
+            await self.producer.stop()
+
+    @faust.Service.task
+    async def _drain(self) -> None:
+        """Forward until the worker stops; a fatal error stops the worker."""
+        try:
+            await self.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await crash_worker(self.app, "rabbitmq bridge", exc)
 
     async def run(self) -> None:
         """Run until cancelled; reconnect with capped backoff whenever RabbitMQ goes away."""
-        producer = new_producer(self.settings)
-        await producer.start()
+        producer = self.producer
+        if producer is None:
+            raise RuntimeError("the bridge runs only once started")
         backoff = Backoff(FIRST_BACKOFF_S, MAX_BACKOFF_S)
-        try:
-            while True:
-                try:
-                    await self._session(producer, backoff)
-                    reason = "connection closed"
-                except CONNECTION_ERRORS as exc:
-                    reason = f"{type(exc).__name__}: {exc}"
-                delay = backoff.next_delay()
-                log.warning(
-                    "RabbitMQ session ended (%s); reconnecting to RabbitMQ in %.1fs (attempt %d)",
-                    reason,
-                    delay,
-                    backoff.attempt,
-                )
-                await asyncio.sleep(delay)
-        finally:
-            await producer.stop()
+        while True:
+            try:
+                await self._session(producer, backoff)
+                reason = "connection closed"
+            except CONNECTION_ERRORS as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            delay = backoff.next_delay()
+            log.warning(
+                "RabbitMQ session ended (%s); reconnecting to RabbitMQ in %.1fs (attempt %d)",
+                reason,
+                delay,
+                backoff.attempt,
+            )
+            await asyncio.sleep(delay)
 
     async def _session(self, producer: AIOKafkaProducer, backoff: Backoff) -> None:
         """One connection: declare the queues, then forward batches until it closes."""
