@@ -1,5 +1,5 @@
-"""`squidstream stack up|down|status|kill|pause|resume|restart`: the local servers under
-`settings.data_dir`; the last four are the fault controls of stack.faults."""
+"""`squidstream stack up|down|status|build|kill|pause|resume|restart`: the local servers
+under `settings.data_dir`; the last four are the fault controls of stack.faults."""
 
 from __future__ import annotations
 
@@ -40,6 +40,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         )
         _add_layout_options(action)
         action.set_defaults(func=handler)
+    build = actions.add_parser(
+        "build",
+        help="build a server from source if it is missing (tidb), without starting it",
+        description="Build tidb-server if it is missing. Does not take the stack lock, so it"
+        " can run beside `up` and the tests; a later `up` waits for it instead of building"
+        " again. TIDB_BUILD_NICE sets its nice level (default 10).",
+    )
+    build.add_argument("name", metavar="NAME", choices=["tidb"], help="the server (tidb)")
+    build.set_defaults(func=_build)
     for name, text in FAULT_HELP.items():
         action = actions.add_parser(name, help=text, description=text)
         action.add_argument(
@@ -117,6 +126,15 @@ def _up(args: argparse.Namespace) -> int:
         return 1
     if args.sql is not None:
         manager.print_report(_sql_hint(settings))
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    try:
+        manager.build_tidb(load_settings())
+    except StackError as exc:
+        print(f"squidstream stack build {args.name} failed: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -17,6 +17,7 @@ from stack.paths import StackPaths
 from stack.ports import port_free, port_owner
 from stack.servers import ALL_CLASSES, SQL_SERVERS, Server, selected_classes
 from stack.servers.base import Report
+from stack.servers.tidb import TiDB
 from stack.starter import probe, running_record, start_all
 
 
@@ -111,6 +112,22 @@ def up(
         failures = asyncio.run(start_all(servers, report))
     if failures:
         raise StackError("\n".join(str(failure) for failure in failures))
+
+
+def build_tidb(settings: Settings, report: Report = print_report) -> None:
+    """Build tidb-server if it is missing, without the stack lock.
+
+    A cold build takes ~12 minutes; `make test` runs it in the background while the MariaDB
+    pass uses the stack, so it must not hold the lock `up` needs. Two builds never overlap:
+    the build script serialises them itself.
+    """
+    paths = StackPaths(settings.data_dir)
+    paths.create()
+    server = TiDB(settings, paths)
+    if server.binary.exists():
+        report(f"tidb: {server.binary} is already built")
+        return
+    server.build(report)
 
 
 def down(

@@ -75,12 +75,13 @@ class TiDB(MySQLServer):
         self.temp_dir.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         if not self.binary.exists():
-            self._build(report)
+            self.build(report)
         self.home.mkdir(parents=True, exist_ok=True)
         # Regenerated on every start so a change of data_dir takes effect.
         self.config_path.write_text(tidb_config(self), encoding="utf-8")
 
-    def _build(self, report: Report) -> None:
+    def build(self, report: Report) -> None:
+        """Build the binary with BUILD_SCRIPT (which waits for a build already running)."""
         report(
             f"tidb: building {self.binary} with {BUILD_SCRIPT} (first run only; about 12 min on"
             " 2 cores, ~5 GB of Go module and build caches)"

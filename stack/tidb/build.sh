@@ -50,6 +50,15 @@ else
   die "no go command found (set GO=/path/to/go)"
 fi
 
+# One build at a time: `make test` starts one in the background while the MariaDB pass runs,
+# and the TiDB pass's `stack up` then waits here for it instead of building a second copy.
+mkdir -p "$DATA_DIR/build"
+exec 9>"$DATA_DIR/build/tidb-build.lock"
+if ! flock -n 9; then
+  log "another build of tidb-server is running; waiting for it"
+  flock 9
+fi
+
 if [[ "${FORCE:-0}" != "1" && -x "$OUT" && "$OUT" -nt "$HERE/go.mod" && "$OUT" -nt "$HERE/go.sum" \
       && "$OUT" -nt "${BASH_SOURCE[0]}" ]]; then
   log "up to date: $OUT (FORCE=1 to rebuild)"
