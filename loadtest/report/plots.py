@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 # Figure without pyplot: no global figure registry and no display backend to pick.
 from matplotlib.figure import Figure
+from PIL import Image
 
 from loadtest.report.results import Results
 
@@ -16,9 +18,18 @@ def _subplots(columns: int, size: tuple[float, float], **options: Any) -> tuple[
     return figure, figure.subplots(1, columns, **options)
 
 
+# Plots are committed with each report: 90 dpi and a 64-colour palette keep each PNG small
+# (about a third of the size of full colour) with lines and labels still sharp.
+DPI = 90
+COLOURS = 64
+
+
 def _save(figure: Figure, path: Path) -> str:
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    with Image.open(buffer) as image:
+        image.convert("RGB").quantize(COLOURS).save(path, optimize=True)
     return path.name
 
 
