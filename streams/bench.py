@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -220,6 +221,9 @@ async def counter_drain(settings: Settings, total: int, log_dir: Path) -> float:
     finally:
         process.terminate()
         process.wait(timeout=60)
+        result.unlink(missing_ok=True)
+        # Faust makes `<app id>-data` in its working directory even with in-memory tables.
+        shutil.rmtree(log_dir / f"{settings.faust_app_id}-{COUNTER}-data", ignore_errors=True)
 
 
 async def reproject_from_zero(settings: Settings) -> None:
