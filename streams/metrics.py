@@ -43,10 +43,15 @@ class LagCollector(Collector):
 
 
 class LaneCollector(Collector):
-    """Each store lane's counters, read from the running pipeline at scrape time."""
+    """Each store lane's counters and lag, read from the running pipeline at scrape time."""
 
-    def __init__(self, lanes: Callable[[], Iterable[tuple[str, LaneState]]]) -> None:
+    def __init__(
+        self,
+        lanes: Callable[[], Iterable[tuple[str, LaneState]]],
+        ends: Callable[[], dict[int, int]],
+    ) -> None:
         self._lanes = lanes
+        self._ends = ends
 
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import CounterMetricFamily
@@ -64,12 +69,23 @@ class LaneCollector(Collector):
         busy = CounterMetricFamily(
             "squid_store_busy_seconds", "Time each store spent writing.", labels=["store"]
         )
+        lag = GaugeMetricFamily(
+            "squid_store_lag_records",
+            "Records of the events topic a store does not hold yet, per owned partition.",
+            labels=["store", "partition"],
+        )
+        ends = self._ends()
         for store, state in self._lanes():
             for name, family in families.items():
                 family.add_metric([store], getattr(state, name))
             busy.add_metric([store], state.busy_s)
+            for partition, end in sorted(ends.items()):
+                if partition in state.applied:  # unknown until the store's first batch
+                    behind = max(0, end - state.applied[partition])
+                    lag.add_metric([store, str(partition)], behind)
         yield from families.values()
         yield busy
+        yield lag
 
 
 class WorkerMetrics:
@@ -93,9 +109,10 @@ class WorkerMetrics:
         self,
         lags: Callable[[], Iterable[tuple[int, int]]],
         lanes: Callable[[], Iterable[tuple[str, LaneState]]],
+        ends: Callable[[], dict[int, int]],
     ) -> None:
         self.registry.register(LagCollector(lags))
-        self.registry.register(LaneCollector(lanes))
+        self.registry.register(LaneCollector(lanes, ends))
 
     def install(self, app: faust.App) -> None:
         """Faust's Prometheus monitor on this registry, and the `/metrics` page."""

@@ -22,7 +22,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from squidstream.backoff import Backoff
@@ -53,6 +53,12 @@ class LaneState:
     retries: int = 0
     poison: int = 0
     last_error: str = ""
+    # The offset after the last record this store holds, per partition (for its lag).
+    applied: dict[int, int] = field(default_factory=dict)
+
+    def advance(self, batch: Batch) -> None:
+        for partition, span in batch.spans.items():
+            self.applied[partition] = max(self.applied.get(partition, 0), span.next)
 
 
 def merge(batches: Sequence[Batch]) -> Batch:
@@ -127,6 +133,7 @@ class Lane:
             self.state.busy_s += time.perf_counter() - started
             self.state.writes += 1
             self.state.events += len(merged.events)
+            self.state.advance(merged)
             if merged is not group[0] and self.is_ledger:  # each batch's share of canonical
                 canonical = {(e.partition, e.offset) for e in merged.canonical}
                 for batch in group:

@@ -60,7 +60,7 @@ class ProjectionAgent:
         # The offset after the last acknowledged record, per partition (for the lag).
         self.acked: dict[int, int] = {}
         self.metrics = WorkerMetrics()
-        self.metrics.watch(self.lags, self.lanes)
+        self.metrics.watch(self.lags, self.lanes, self.ends)
         self.topic = app.topic(
             settings.events_topic,
             key_serializer="raw",
@@ -83,17 +83,22 @@ class ProjectionAgent:
         self.metrics.projected.inc(len(batch.canonical))
         self.metrics.batch_seconds.observe(time.monotonic() - batch.fetched_at)
 
+    def ends(self) -> dict[int, int]:
+        """The end offset (high water mark) of each owned partition of the events topic."""
+        topic = self.settings.events_topic
+        return {
+            tp.partition: self.app.consumer.highwater(tp) or 0
+            for tp in self.app.consumer.assignment()
+            if tp.topic == topic
+        }
+
     def lags(self) -> list[tuple[int, int]]:
         """(partition, end offset minus acknowledged offset) for each owned partition."""
-        topic = self.settings.events_topic
         result = []
-        for tp in self.app.consumer.assignment():
-            if tp.topic != topic:
-                continue
-            end = self.app.consumer.highwater(tp) or 0
-            acked = self.acked.get(tp.partition)
+        for partition, end in self.ends().items():
+            acked = self.acked.get(partition)
             if acked is not None or end == 0:
-                result.append((tp.partition, max(0, end - (acked or 0))))
+                result.append((partition, max(0, end - (acked or 0))))
         return result
 
     def lanes(self) -> list[tuple[str, LaneState]]:

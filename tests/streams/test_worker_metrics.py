@@ -46,5 +46,10 @@ async def test_metrics_count_projected_events_and_lag_returns_to_zero(
     assert len(lags) == 4
     assert set(lags.values()) == {0}
     assert found[("squid_store_events_total", (("store", "sql"),))] == len(events)
+    store_lags = {k: v for k, v in found.items() if k[0] == "squid_store_lag_records"}
+    stores = {dict(labels)["store"] for _, labels in store_lags}
+    assert stores == {"sql", "redis", "mongo"}
+    assert len(store_lags) == 3 * 4  # every store, every partition
+    assert set(store_lags.values()) == {0}
     assert found[("faust_messages_received_total", ())] >= len(events)
     assert found[("squid_batch_seconds_count", ())] >= 1
