@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 import socket
+import ssl
 from functools import lru_cache
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypedDict
+from urllib.parse import quote, urlencode
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from squidstream.contract import (
@@ -24,9 +26,43 @@ from squidstream.contract import (
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_KAFKA_NAME = (
+    re.compile(r"[A-Za-z0-9._-]{1,200}"),
+    "1..200 of letters, digits, . _ - (Kafka's topic characters, room for suffixes)",
+)
+# Each name's rule: SQL identifiers are used quoted, yet kept to what needs no quoting; a
+# Redis prefix reaches SCAN MATCH globs, so no glob characters (* ? [ ] \) and no `:`
+# (our key separator, which would let one prefix reach into another's keys).
+NAME_RULES: dict[str, tuple[re.Pattern[str], str]] = {
+    "sql_database": (re.compile(r"[A-Za-z0-9_]{1,64}"), "1..64 of letters, digits and _"),
+    "mongo_database": (
+        re.compile(r"[A-Za-z0-9_-]{1,63}"),
+        "1..63 of letters, digits, _ and -",
+    ),
+    "mongo_collection": (
+        re.compile(r"(?!system\.)[A-Za-z0-9_][A-Za-z0-9_.-]{0,119}"),
+        "1..120 of letters, digits, _ . -, starting with a letter, digit or _, not system.",
+    ),
+    "redis_prefix": (
+        re.compile(r"[A-Za-z0-9_.-]{1,100}"),
+        "1..100 of letters, digits, _ . - (no glob characters, no :)",
+    ),
+    "events_topic": _KAFKA_NAME,
+    "dead_letter_topic": _KAFKA_NAME,
+    "faust_app_id": _KAFKA_NAME,
+}
 TOKEN_MIN_CHARS = 16
 REPLY_RESULT_OVERHEAD_BYTES = 1024
 TOKEN_CHARS = re.compile(r"[!-~]+")
+
+
+class RedisConnectionOptions(TypedDict):
+    """redis-py keyword arguments for credentials and TLS."""
+
+    username: str | None
+    password: str | None
+    ssl: bool
+    ssl_ca_certs: str | None
 
 
 class SettingsError(ValueError):
@@ -69,12 +105,17 @@ class Settings(BaseSettings):
     rabbitmq_vhost: str = "/"
     rabbitmq_queue: str = "game-events"
     rabbitmq_dead_letter_queue: str = "game-events-dlq"
+    rabbitmq_tls: bool = False  # amqps:// (the TLS port is usually 5671)
 
     # Redis.
     redis_host: str = "127.0.0.1"
     redis_port: int = Field(6379, ge=1, le=65535)
     redis_db: int = Field(0, ge=0, le=15)
     redis_prefix: str = "squid"
+    # ACL user (empty: the default user) and password (unset: none); rediss:// with TLS.
+    redis_username: str = ""
+    redis_password: SecretStr | None = None
+    redis_tls: bool = False
 
     # SQL: MariaDB locally, TiDB in production (MySQL protocol either way).
     sql_host: str = "127.0.0.1"
@@ -83,12 +124,22 @@ class Settings(BaseSettings):
     sql_password: SecretStr = SecretStr("")
     sql_database: str = "squidstream"
     sql_server: str = Field("mariadb", pattern="^(mariadb|tidb)$")
+    sql_tls: bool = False
 
     # MongoDB wire protocol: FerretDB locally, MongoDB in production.
     mongo_host: str = "127.0.0.1"
     mongo_port: int = Field(27017, ge=1, le=65535)
     mongo_database: str = "squidstream"
     mongo_collection: str = "audit_log"
+    # Credentials (empty user: none) checked against mongo_auth_source; TLS on request.
+    mongo_user: str = ""
+    mongo_password: SecretStr | None = None
+    mongo_auth_source: str = "admin"
+    mongo_tls: bool = False
+
+    # The CA bundle our clients trust for every TLS connection to a broker or store above
+    # (and to the gateways, see below). Unset: the system's CAs.
+    tls_ca_file: Path | None = None
 
     # gRPC gateways, one process per route.
     gateway_host: str = "127.0.0.1"
@@ -192,11 +243,34 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("redis_password", "mongo_password", mode="before")
+    @classmethod
+    def _empty_password_is_none(cls, value: object) -> object:
+        if isinstance(value, str | SecretStr) and not _secret_text(value):
+            return None
+        return value
+
     @field_validator("events_topic", "dead_letter_topic", "rabbitmq_queue", "redis_prefix")
     @classmethod
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be blank")
+        return value
+
+    @field_validator(*NAME_RULES)
+    @classmethod
+    def _safe_name(cls, value: str, info: ValidationInfo) -> str:
+        """Names that reach a query, a key glob, a URL or a topic follow their rule."""
+        pattern, rule = NAME_RULES[str(info.field_name)]
+        if value.strip() and not pattern.fullmatch(value):
+            raise ValueError(f"{value!r} is not a safe name: {rule}")
+        return value
+
+    @field_validator("rabbitmq_queue", "rabbitmq_dead_letter_queue")
+    @classmethod
+    def _queue_name(cls, value: str) -> str:
+        if len(value.encode()) > 255 or value.startswith("amq."):
+            raise ValueError("a queue name has at most 255 bytes and does not start with amq.")
         return value
 
     def as_env(self) -> dict[str, str]:
@@ -221,9 +295,12 @@ class Settings(BaseSettings):
 
     @property
     def rabbitmq_url(self) -> str:
-        password = self.rabbitmq_password.get_secret_value()
-        vhost = "%2F" if self.rabbitmq_vhost == "/" else self.rabbitmq_vhost
-        return f"amqp://{self.rabbitmq_user}:{password}@{self.rabbitmq_host}:{self.rabbitmq_port}/{vhost}"
+        """The AMQP URL; user, password and vhost percent-encoded (a `/` or `#` is data)."""
+        scheme = "amqps" if self.rabbitmq_tls else "amqp"
+        userinfo = _userinfo(self.rabbitmq_user, self.rabbitmq_password)
+        query = {"cafile": str(self.tls_ca_file)} if self.rabbitmq_tls and self.tls_ca_file else {}
+        address = f"{_host(self.rabbitmq_host)}:{self.rabbitmq_port}"
+        return f"{scheme}://{userinfo}{address}/{_part(self.rabbitmq_vhost)}{_query(query)}"
 
     @property
     def gateway_max_reply_bytes(self) -> int:
@@ -256,11 +333,71 @@ class Settings(BaseSettings):
 
     @property
     def redis_url(self) -> str:
-        return f"redis://{self.redis_host}:{self.redis_port}/{self.redis_db}"
+        """The Redis URL (redis-py's from_url); credentials percent-encoded."""
+        scheme = "rediss" if self.redis_tls else "redis"
+        userinfo = _userinfo(self.redis_username, self.redis_password)
+        query = (
+            {"ssl_ca_certs": str(self.tls_ca_file)} if self.redis_tls and self.tls_ca_file else {}
+        )
+        address = f"{_host(self.redis_host)}:{self.redis_port}"
+        return f"{scheme}://{userinfo}{address}/{self.redis_db}{_query(query)}"
 
     @property
     def mongo_url(self) -> str:
-        return f"mongodb://{self.mongo_host}:{self.mongo_port}/"
+        """The MongoDB URL; credentials percent-encoded, as the URI format requires."""
+        userinfo = _userinfo(self.mongo_user, self.mongo_password) if self.mongo_user else ""
+        query: dict[str, str] = {}
+        if self.mongo_user:
+            query["authSource"] = self.mongo_auth_source
+        if self.mongo_tls:
+            query["tls"] = "true"
+            if self.tls_ca_file is not None:
+                query["tlsCAFile"] = str(self.tls_ca_file)
+        return f"mongodb://{userinfo}{_host(self.mongo_host)}:{self.mongo_port}/{_query(query)}"
+
+    def sql_ssl(self) -> ssl.SSLContext | None:
+        """The TLS context for SQL connections (aiomysql's `ssl=`), or None without TLS."""
+        return _client_tls(self.tls_ca_file) if self.sql_tls else None
+
+    @property
+    def redis_connection_options(self) -> RedisConnectionOptions:
+        """Credentials and TLS as redis-py keyword arguments (for clients built from parts)."""
+        password = None if self.redis_password is None else self.redis_password.get_secret_value()
+        return RedisConnectionOptions(
+            username=self.redis_username or None,
+            password=password,
+            ssl=self.redis_tls,
+            ssl_ca_certs=_path_or_none(self.tls_ca_file) if self.redis_tls else None,
+        )
+
+
+def _part(text: str) -> str:
+    return quote(text, safe="")
+
+
+def _host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _userinfo(user: str, password: SecretStr | None) -> str:
+    """`user:password@`, each percent-encoded; empty without either."""
+    secret = "" if password is None else password.get_secret_value()
+    if not user and not secret:
+        return ""
+    return f"{_part(user)}:{_part(secret)}@" if secret else f"{_part(user)}@"
+
+
+def _query(values: dict[str, str]) -> str:
+    return f"?{urlencode(values)}" if values else ""
+
+
+def _path_or_none(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+def _client_tls(ca_file: Path | None) -> ssl.SSLContext:
+    """A client context that verifies the server against the CA file (or the system's)."""
+    return ssl.create_default_context(cafile=_path_or_none(ca_file))
 
 
 def _secret_text(value: str | SecretStr) -> str:

@@ -89,6 +89,7 @@ async def open_resources(settings: Settings) -> Resources:
         host=settings.redis_host,
         port=settings.redis_port,
         db=settings.redis_db,
+        **settings.redis_connection_options,
         decode_responses=True,
         socket_connect_timeout=2,
         socket_timeout=5,
@@ -101,6 +102,7 @@ async def open_resources(settings: Settings) -> Resources:
         user=settings.sql_user,
         password=settings.sql_password.get_secret_value(),
         db=settings.sql_database,
+        ssl=settings.sql_ssl(),
         minsize=0,
         maxsize=10,
         # Autocommit: a pooled connection in a long transaction would keep reading an old snapshot.
