@@ -65,6 +65,7 @@ def _run_ingress(args: argparse.Namespace) -> int:
 
     from squidstream.auth import unprotected_bind_problem
     from squidstream.settings import load_settings
+    from squidstream.tls import uvicorn_tls_options
 
     settings = load_settings()
     problem = unprotected_bind_problem("the ingress", settings.ingress_host, settings.write_token)
@@ -79,5 +80,6 @@ def _run_ingress(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level="warning",
         access_log=False,
+        **uvicorn_tls_options(settings),
     )
     return 0

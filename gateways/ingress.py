@@ -18,6 +18,7 @@ from gateways.events import route_name
 from gateways.http_limits import BodyLimitMiddleware, LoadSheddingMiddleware
 from gateways.metrics import IngressMetrics, IngressMetricsMiddleware
 from gateways.routing import RouteClient, RouteFailed, RouteWeights
+from gateways.tls import channel_credentials
 from proto import game_pb2
 from squidstream.auth import grpc_metadata
 from squidstream.contract import REQUEST_ID_MAX_CHARS, RouteName, request_id_problem
@@ -139,6 +140,7 @@ def create_app(settings: Settings, weights: RouteWeights | None = None) -> FastA
             "kafka": settings.kafka_gateway_target,
             "rabbitmq": settings.rabbitmq_gateway_target,
         }
+        credentials = channel_credentials(settings)
         for route, target in targets.items():
             clients[route] = RouteClient(
                 route,
@@ -149,6 +151,7 @@ def create_app(settings: Settings, weights: RouteWeights | None = None) -> FastA
                 # another: the deadline covers both, so such a retry is not cut off.
                 timeout_s=2 * settings.broker_timeout_s + 1.0,
                 metadata=grpc_metadata(settings.write_token),
+                credentials=credentials,
             )
         yield
         for client in clients.values():

@@ -70,6 +70,7 @@ class RouteClient:
         max_batch: int,
         timeout_s: float,
         metadata: tuple[tuple[str, str], ...] = (),
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
         self.route = route
         self.target = target
@@ -77,7 +78,11 @@ class RouteClient:
         self._max_batch = max_batch
         self._timeout_s = timeout_s
         self._metadata = metadata  # the write token, if the gateways ask for one
-        self._channel = grpc.aio.insecure_channel(target, options=RECONNECT_OPTIONS)
+        self._channel = (
+            grpc.aio.insecure_channel(target, options=RECONNECT_OPTIONS)
+            if credentials is None
+            else grpc.aio.secure_channel(target, credentials, options=RECONNECT_OPTIONS)
+        )
         self._call = self._channel.stream_stream(
             PLAY_STREAM,
             request_serializer=game_pb2.PlayBatch.SerializeToString,

@@ -24,6 +24,7 @@ from gateways.metrics import open_endpoint
 from gateways.reservations import Reservations
 from gateways.reservations.redis import RedisReservations
 from gateways.service import SERVICE_NAME, GameGatewayServicer
+from gateways.tls import server_credentials
 from gateways.transport import server_options
 from squidstream import contract
 from squidstream.auth import unprotected_bind_problem
@@ -129,7 +130,11 @@ class GatewayServer:
         address = (
             f"{settings.gateway_host}:{port if port is not None else gateway_port(route, settings)}"
         )
-        self.port = self.server.add_insecure_port(address)
+        credentials = server_credentials(settings)
+        if credentials is None:
+            self.port = self.server.add_insecure_port(address)
+        else:
+            self.port = self.server.add_secure_port(address, credentials)
         self._health_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:

@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import ClassVar, TypedDict
 from urllib.parse import quote, urlencode
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from squidstream.contract import (
@@ -211,6 +218,13 @@ class Settings(BaseSettings):
     # Open live feeds (server-sent events) per views process; one more gets 503.
     views_live_max_subscribers: int = Field(200, ge=1, le=100_000)
 
+    # TLS of this process's own listener (a gateway, the ingress or the views): a PEM
+    # certificate (chain) and its key, both or neither. The ingress reaches the gateways over
+    # TLS when gateway_tls is set, trusting tls_ca_file (or the system's CAs).
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    gateway_tls: bool = False
+
     # Bearer tokens (squidstream.auth). The write token guards the ingress and the gateways,
     # which refuse a non-loopback bind without one; the read token, if set, guards the read
     # API. Unset or empty: no token asked.
@@ -272,6 +286,15 @@ class Settings(BaseSettings):
         if len(value.encode()) > 255 or value.startswith("amq."):
             raise ValueError("a queue name has at most 255 bytes and does not start with amq.")
         return value
+
+    @model_validator(mode="after")
+    def _cert_with_key(self) -> Settings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("SQUID_TLS_CERT_FILE and SQUID_TLS_KEY_FILE go together: set both")
+        for path in (self.tls_cert_file, self.tls_key_file, self.tls_ca_file):
+            if path is not None and not path.is_file():
+                raise ValueError(f"TLS file {path} does not exist or is not a file")
+        return self
 
     def as_env(self) -> dict[str, str]:
         """Every setting as the SQUID_* variables that give a child process these settings."""
@@ -411,6 +434,8 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         problems = "; ".join(
             f"SQUID_{'_'.join(str(part) for part in err['loc']).upper()}: {err['msg']}"
+            if err["loc"]
+            else err["msg"]  # a rule across settings names its variables itself
             for err in exc.errors()
         )
         raise SettingsError(f"invalid settings: {problems}") from exc

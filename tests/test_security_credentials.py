@@ -38,6 +38,7 @@ async def test_the_rabbitmq_vhost_is_encoded_as_one_path_segment(vhost: str) -> 
 
 
 def test_rabbitmq_tls_uses_amqps_and_the_ca_file(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("")
     url = Settings(
         rabbitmq_tls=True, rabbitmq_port=5671, tls_ca_file=tmp_path / "ca.pem"
     ).rabbitmq_url
@@ -47,15 +48,17 @@ def test_rabbitmq_tls_uses_amqps_and_the_ca_file(tmp_path: Path) -> None:
 
 @pytest.mark.asyncio
 async def test_redis_credentials_reach_redis_py_intact(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("")
     settings = Settings(
-        redis_username="ops", redis_password=HOSTILE, redis_tls=True, tls_ca_file=tmp_path
+        redis_username="ops", redis_password=HOSTILE, redis_tls=True, tls_ca_file=ca
     )
     assert settings.redis_url.startswith("rediss://")
     client = aioredis.Redis.from_url(settings.redis_url)
     try:
         options = client.connection_pool.connection_kwargs
         assert (options["username"], options["password"]) == ("ops", HOSTILE)
-        assert options["ssl_ca_certs"] == str(tmp_path)
+        assert options["ssl_ca_certs"] == str(ca)
         assert (options["host"], options["port"], options["db"]) == ("127.0.0.1", 6379, 0)
     finally:
         await client.aclose()

@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         return install_assets()
     import uvicorn  # imported here so other subcommands do not pay for it
 
+    from squidstream.tls import uvicorn_tls_options
     from views.app import create_app
 
     settings = get_settings()
@@ -72,5 +73,6 @@ def run(args: argparse.Namespace) -> int:
         # Open live streams never end by themselves: give them a short grace on shutdown.
         timeout_graceful_shutdown=3,
         log_level="info",
+        **uvicorn_tls_options(settings),
     )
     return 0
