@@ -20,6 +20,7 @@ import aio_pika
 import faust
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from squidstream.backoff import Backoff
 from squidstream.settings import Settings
@@ -38,6 +39,9 @@ CONNECTION_ERRORS = (
     OSError,
     TimeoutError,
 )
+# What a failed forward raises: Kafka or RabbitMQ trouble, retried; anything else is a bug
+# and stops the worker rather than stall the route in a retry loop.
+FORWARD_ERRORS = (KafkaError, *CONNECTION_ERRORS)
 # None in the inbox: the session's channel or connection closed.
 Inbox = asyncio.Queue[AbstractIncomingMessage | None]
 
@@ -162,9 +166,7 @@ class Bridge(faust.Service):
             try:
                 await self._forward(channel, producer, batch)
                 return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # unacked messages stay queued; retry
+            except FORWARD_ERRORS as exc:  # unacked messages stay queued; retry
                 if channel.is_closed:  # RabbitMQ re-delivers the batch on the next session
                     log.warning("bridge forward failed on a closed channel (%s)", exc)
                     return

@@ -38,7 +38,13 @@ def run_worker(args: argparse.Namespace) -> int:
         env["SQUID_FAUST_WEB_PORT"] = str(args.web_port)
     settings = load_settings()
     port = str(args.web_port or settings.faust_web_port)
-    command = [str(FAUST), "-A", "streams.app", "worker", "-l", args.loglevel, "--web-port", port]
+    # Faust's default data folder is `<app id>-data` in the current directory; one per
+    # worker under the stack's data folder keeps the table stores out of the work tree and
+    # lets a restarted worker reopen its own.
+    data_dir = settings.data_dir / "workers" / f"{settings.faust_app_id}-{port}"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    command = [str(FAUST), "-A", "streams.app", "--datadir", str(data_dir), "worker"]
+    command += ["-l", args.loglevel, "--web-port", port]
     os.execve(command[0], command, env)
 
 

@@ -3,17 +3,20 @@
 The fence is the consumer group itself: replay first deletes the workers' group, which Kafka
 refuses (GROUP_NOT_EMPTY) while any member is alive, so it cannot fail open the way a list
 of worker URLs could. With the group gone, replay empties SQL, Redis and MongoDB (tracking
-records included) and deletes the tables' changelogs, then re-projects the log through the
-same engine the workers use. Workers started afterwards begin at offset 0 (the group has no
-offsets any more): the stores skip what replay applied, and the tables are rebuilt exactly.
+records included), deletes the tables' changelogs and this machine's local table stores,
+then re-projects the log through the same engine the workers use. Workers started
+afterwards begin at offset 0 (the group has no offsets any more): the stores skip what
+replay applied, and the tables are rebuilt exactly.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
@@ -124,9 +127,30 @@ async def replay(settings: Settings, progress: bool = True) -> DrainResult:
         for store in stores.all:
             await store.reset()
         await drop_changelogs(settings)
+        await asyncio.to_thread(drop_local_table_stores, settings)
         return await _project_all(settings, stores, progress)
     finally:
         await close_stores(stores.all)
+
+
+def local_table_stores(settings: Settings) -> list[Path]:
+    """The data folders `squidstream worker` gave this app's workers on this machine."""
+    prefix = f"{settings.faust_app_id}-"
+    found = (settings.data_dir / "workers").glob(f"{prefix}*")
+    # `<app id>-<web port>` exactly: another app's id may start with this one's.
+    return sorted(path for path in found if path.name.removeprefix(prefix).isdigit())
+
+
+def drop_local_table_stores(settings: Settings) -> None:
+    """Delete the workers' local table stores (rocksdb) with the changelogs they mirror.
+
+    A rocksdb store remembers the changelog offset it holds; against a changelog deleted
+    and rebuilt from offset 0 it would keep its old counts and add the new ones. Stores of
+    workers on other machines are theirs to delete (docs/stores.md).
+    """
+    for folder in local_table_stores(settings):
+        log.info("deleting the local table store %s", folder)
+        shutil.rmtree(folder)
 
 
 async def _project_all(settings: Settings, stores: Stores, progress: bool) -> DrainResult:
