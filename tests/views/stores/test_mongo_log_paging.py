@@ -6,6 +6,7 @@ fail if a read starts to skip, count, aggregate or sort on anything but the keys
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -137,6 +138,26 @@ async def test_a_page_is_one_keyed_find_on_the_index_order_without_skip_or_count
     assert body["limit"] == 11  # one more than the page says whether another page exists
     assert "skip" not in body
     assert body["filter"] == LogCursor.decode(first.next).after()
+
+
+async def test_identical_pages_asked_at_once_share_one_query(log: Log) -> None:
+    kafka = LogFilter(route="kafka")
+
+    pages = await asyncio.gather(
+        *(log.reports.log(LogFilter(), None, 5) for _ in range(4)),
+        log.reports.log(kafka, None, 5),
+    )
+
+    assert len([name for name, _ in log.recorder.to(log.collection)]) == 2  # all, kafka
+    assert len({tuple(e.event_id for e in page.entries) for page in pages[:4]}) == 1
+    assert [e.event_id for e in pages[0].entries] == [e for _, e in log.order[:5]]
+
+
+async def test_a_page_asked_after_the_last_one_ended_queries_again(log: Log) -> None:
+    await log.reports.log(LogFilter(), None, 5)
+    await log.reports.log(LogFilter(), None, 5)
+
+    assert len(log.recorder.to(log.collection)) == 2  # shared while in flight, never cached
 
 
 async def test_the_totals_reports_read_only_the_tracking_documents(log: Log) -> None:
