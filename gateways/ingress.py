@@ -13,6 +13,7 @@ from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateways.events import route_name
 from gateways.http_limits import BodyLimitMiddleware, LoadSheddingMiddleware
@@ -232,6 +233,16 @@ def _status_code(number: int) -> grpc.StatusCode:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # FastAPI answers a body it cannot read as text (bytes that are not UTF-8) with 400;
+        # like every other invalid request, it is a 422 naming its field.
+        if exc.status_code == 400:
+            body = ErrorOut(error="invalid_argument", field="body", detail=str(exc.detail))
+            return JSONResponse(body.model_dump(), status_code=422)
+        error = ErrorOut(error=f"http_{exc.status_code}", field="", detail=str(exc.detail))
+        return JSONResponse(error.model_dump(), status_code=exc.status_code, headers=exc.headers)
+
     @app.exception_handler(IngressError)
     async def refused(request: Request, exc: IngressError) -> JSONResponse:
         return JSONResponse(exc.body.model_dump(), status_code=exc.status)
