@@ -7,9 +7,12 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 SQUID := $(BIN)/squidstream
 PYTEST_ARGS ?=
+# The stack's data folder, as squidstream.settings resolves it.
+STACK_DIR := $(or $(SQUID_DATA_DIR),$(CURDIR)/.stack)
+TIDB_BUILD_PID := $(STACK_DIR)/build/tidb-build.pid
 
 
-.PHONY: soak faults test-tidb help setup setup-system venv npm proto proto-check lint format stack-up stack-down stack-status test test-fast run bench clean
+.PHONY: soak faults test-tidb tidb-prebuild help setup setup-system venv npm proto proto-check lint format stack-up stack-down stack-status test test-fast run bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -65,16 +68,21 @@ stack-down: venv ## Stop the servers that stack-up started
 stack-status: venv ## Table of servers, ports, pids and health
 	$(SQUID) stack status
 
-test: setup lint ## Set up, lint, start the stack, run every test (MariaDB, then TiDB), stop the stack
-	@# tidb-server (a ~12 min cold build) builds at the lowest priority while the MariaDB pass
-	@# runs; the TiDB pass's `stack up` waits for it. Its log: <data_dir>/logs/tidb-build.log.
-	@TIDB_BUILD_NICE=19 setsid $(SQUID) stack build tidb >/dev/null 2>&1 & build=$$!; \
-	trap 'kill -TERM -- -'$$build' 2>/dev/null; $(SQUID) stack down' EXIT; \
+test: tidb-prebuild setup lint ## Set up, lint, start the stack, run every test (MariaDB, then TiDB), stop the stack
+	@trap 'kill -TERM -- -$$(cat $(TIDB_BUILD_PID) 2>/dev/null) 2>/dev/null; $(SQUID) stack down' EXIT; \
 	$(SQUID) stack up || exit 1; \
 	$(BIN)/pytest -ra -m "not soak" $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; rc=0; fi; \
 	[ $$rc -ne 0 ] || $(MAKE) --no-print-directory test-tidb || rc=1; \
 	exit $$rc
+
+# tidb-server is a ~12 min cold build: `make test` starts it first, at the lowest priority, so it
+# runs while set-up waits on downloads and beside the MariaDB pass; the TiDB pass's `stack up`
+# then waits for it (stack/tidb/build.sh serialises builds). Log: <data_dir>/logs/tidb-build.log.
+tidb-prebuild: ## Start building tidb-server in the background (nice 19) unless it is built
+	@mkdir -p $(STACK_DIR)/build; \
+	TIDB_BUILD_NICE=19 SQUID_DATA_DIR=$(STACK_DIR) setsid bash stack/tidb/build.sh >/dev/null 2>&1 & \
+	echo $$! > $(TIDB_BUILD_PID)
 
 test-tidb: export SQUID_SQL_SERVER = tidb
 test-tidb: export SQUID_SQL_PORT = 4000

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Build a real tidb-server (TiDB v8.5.6) from the Go module proxy.
 #
-# Output: ${SQUID_DATA_DIR:-/work/main/.stack}/bin/tidb-server
+# Output: ${SQUID_DATA_DIR:-<repository>/.stack}/bin/tidb-server
 # Idempotent: does nothing when that binary exists and is newer than go.mod,
 # go.sum and this script (FORCE=1 rebuilds anyway).
 #
 # Environment knobs:
-#   SQUID_DATA_DIR     data dir (default /work/main/.stack)
+#   SQUID_DATA_DIR     data dir (default: .stack in the repository)
 #   GO                 go command (default: `go` on PATH, else /usr/local/go/bin/go)
 #   TIDB_BUILD_PROCS   parallel compile jobs, `go build -p` (default 2)
 #   TIDB_BUILD_NICE    nice level for the build (default 10)
@@ -22,7 +22,7 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-DATA_DIR="${SQUID_DATA_DIR:-/work/main/.stack}"
+DATA_DIR="${SQUID_DATA_DIR:-$(cd "$HERE/../.." && pwd)/.stack}"
 OUT_DIR="${DATA_DIR}/bin"
 OUT="${OUT_DIR}/tidb-server"
 LOG_DIR="${DATA_DIR}/logs"
