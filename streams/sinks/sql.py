@@ -238,6 +238,7 @@ def _connect_args(settings: Settings, with_db: bool = True) -> dict[str, Any]:
         "charset": "utf8mb4",
         "cursorclass": QuietCursor,
         "connect_timeout": settings.store_timeout_s,
+        "ssl": settings.sql_ssl(),  # None without SQUID_SQL_TLS
     }
     if with_db:
         args["db"] = settings.sql_database
