@@ -3,7 +3,9 @@
 It brings the stack up, starts both gateways, the ingress, the Faust workers and the views as
 child processes (each logging under the stack's `logs/` folder), waits until each answers,
 prints what runs where and the dashboard URL, runs the flood, and keeps everything running until
-Ctrl-C (or `--duration`), then stops all of it: children first, then the servers. While it runs,
+Ctrl-C (or `--duration`), then stops all of it: children first, then the servers. A child that
+exits on its own (a worker stops itself on a fatal error) is started again, up to RESTART_LIMIT
+times. While it runs,
 a status line every few seconds shows what the processes' `/metrics` say (see `StatusBoard`), and
 Locust's HTML report lands next to the logs.
 """
@@ -29,6 +31,9 @@ from squidstream.settings import Settings, get_settings
 
 READY_TIMEOUT_S = 120.0
 SCRAPE_TIMEOUT_S = 2.0
+# A child that exits on its own is started again (a worker stops itself on a fatal error so
+# that it is restarted), at most this many times: a crash loop stops the run, to be read.
+RESTART_LIMIT = 5
 STORES = ("sql", "redis", "mongo")
 
 
@@ -47,6 +52,7 @@ class Child:
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    restarts: int = 0
 
     def start(self, log_dir: Path) -> None:
         self.log_path = log_dir / f"run-{self.name}.log"
@@ -62,6 +68,23 @@ class Child:
 
     def exited(self) -> int | None:
         return None if self.process is None else self.process.poll()
+
+    def restart(self, code: int) -> None:
+        """Start it again after it exited with `code`; RunError past RESTART_LIMIT."""
+        if self.log_path is None:
+            raise RunError(f"{self.name} was never started")
+        if self.restarts >= RESTART_LIMIT:
+            raise RunError(
+                f"{self.name} exited with code {code} after {self.restarts} restarts; see"
+                f" {self.log_path}"
+            )
+        self.restarts += 1
+        print(
+            f"\n{self.name} exited with code {code}; restarting it"
+            f" ({self.restarts}/{RESTART_LIMIT}), log {self.log_path}",
+            flush=True,
+        )
+        self.start(self.log_path.parent)
 
     def terminate(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -225,13 +248,13 @@ def _supervise(
     until: float,
     board: StatusBoard,
 ) -> None:
-    """Wait for Ctrl-C or the deadline, printing status lines; fail if a child dies on its own."""
+    """Wait for Ctrl-C or the deadline, printing status lines; restart a child that exits."""
     while time.monotonic() < until:
         board.tick()
         for child in children:
             code = child.exited()
             if code is not None:
-                raise RunError(f"{child.name} exited with code {code}; see {child.log_path}")
+                child.restart(code)
         if flood is not None and flood.poll() is not None:
             print(f"\nflood finished (exit {flood.returncode}); Ctrl-C stops the pipeline")
             flood = None

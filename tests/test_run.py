@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from squidstream.run import pipeline
+import sys
+from pathlib import Path
+
+import pytest
+
+from squidstream.run import RESTART_LIMIT, Child, RunError, pipeline
 from squidstream.settings import Settings
 
 
@@ -37,3 +42,17 @@ def test_route_weights_reach_the_ingress_and_overrides_reach_every_child() -> No
     assert ingress.env["SQUID_ROUTE_WEIGHT_RABBITMQ"] == "0"
     assert all(child.env["SQUID_EVENTS_TOPIC"] == "t1" for child in children)
     assert "views" not in {child.name for child in children}
+
+
+def test_a_child_that_exits_is_restarted_until_the_limit(tmp_path: Path) -> None:
+    child = Child("worker-1", [sys.executable, "-c", "raise SystemExit(70)"], lambda: True, "-")
+    child.start(tmp_path)
+    for restart in range(1, RESTART_LIMIT + 1):
+        assert child.process is not None
+        code = child.process.wait(timeout=30)
+        child.restart(code)
+        assert child.restarts == restart
+    assert child.process is not None
+    code = child.process.wait(timeout=30)
+    with pytest.raises(RunError, match=f"code 70 after {RESTART_LIMIT} restarts"):
+        child.restart(code)
