@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from squidstream.cli import bench_kinds
@@ -62,13 +63,22 @@ def run(args: argparse.Namespace) -> int:
         return install_assets()
     import uvicorn  # imported here so other subcommands do not pay for it
 
+    from squidstream.auth import is_loopback
     from squidstream.tls import uvicorn_tls_options
     from views.app import create_app
 
     settings = get_settings()
+    host = args.host or settings.views_host
+    if settings.read_token is None and not is_loopback(host):
+        # Reads are allowed without a token (the reports may be public), but say so.
+        print(
+            f"squidstream views: listening on {host!r} without SQUID_READ_TOKEN: "
+            "every report is readable by anyone who reaches it",
+            file=sys.stderr,
+        )
     uvicorn.run(
         create_app(settings),
-        host=args.host or settings.views_host,
+        host=host,
         port=args.port or settings.views_port,
         # Open live streams never end by themselves: give them a short grace on shutdown.
         timeout_graceful_shutdown=3,
