@@ -132,6 +132,10 @@ class Pipeline:
             child.stop()
 
 
+# Retries in flight at once while resolving (see Flood.resolve).
+RESOLVE_IN_FLIGHT = 32
+
+
 @dataclass
 class Flood:
     """Games through the ingress at a steady rate; remembers every answer it was given."""
@@ -233,22 +237,34 @@ class Flood:
         elif known != event:
             self.mismatched.append(rid)
 
-    async def resolve(self, timeout_s: float = 90.0) -> None:
-        """Retry every request that got no definite answer, until each has one."""
+    async def resolve(self, timeout_s: float = 180.0) -> None:
+        """Retry every request that got no definite answer, until each has one.
+
+        As a careful client does: a bounded number of retries in flight (hundreds at once
+        through one connection pool only time out waiting for a connection on a loaded
+        machine, which says nothing about the server), the whole round again after a pause.
+        """
         deadline = time.monotonic() + timeout_s
-        async with httpx.AsyncClient(base_url=self.url, timeout=15) as client:
+        slots = asyncio.Semaphore(RESOLVE_IN_FLIGHT)
+
+        async def retry(
+            client: httpx.AsyncClient, body: dict[str, Any], headers: dict[str, str], valid: bool
+        ) -> None:
+            async with slots:
+                await self.play(client, body, headers, valid)
+
+        timeout = httpx.Timeout(15.0, pool=None)
+        async with httpx.AsyncClient(base_url=self.url, timeout=timeout) as client:
             while self.unresolved and time.monotonic() < deadline:
-                pending = list(self.unresolved.items())
-                await asyncio.gather(
-                    *(
-                        self.play(client, body, headers, valid)
-                        for _, (body, headers, valid) in pending
-                    )
-                )
+                pending = list(self.unresolved.values())
+                await asyncio.gather(*(retry(client, *request) for request in pending))
                 if self.unresolved:
                     await asyncio.sleep(1.0)
-        last = {rid: self.last_refusal.get(rid) for rid in self.unresolved}
-        assert not self.unresolved, f"{len(self.unresolved)} requests never got an answer: {last}"
+        last = {rid: self.last_refusal.get(rid) for rid in list(self.unresolved)[:20]}
+        assert not self.unresolved, (
+            f"{len(self.unresolved)} requests never got an answer in {timeout_s:.0f}s;"
+            f" answers so far {dict(self.statuses)}; the last refusal of some: {last}"
+        )
 
     def expected(self) -> tuple[set[str], dict[str, int]]:
         """The event ids clients were told were accepted, and per route, by first answer."""
