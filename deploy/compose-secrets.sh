@@ -1,5 +1,6 @@
 #!/bin/sh
-# Generate the credentials docker-compose.yml reads, with random passwords (none has a default).
+# Generate the credentials docker-compose.yml reads, with random passwords and the write token
+# (none has a default).
 #   deploy/compose-secrets.sh            # writes deploy/compose/secrets/, refuses to overwrite
 #   deploy/compose-secrets.sh --force    # new passwords (stores already initialised keep the old)
 # Files (mode 600, git-ignored): squid.env for our services, rabbitmq.env for the broker,
@@ -21,11 +22,17 @@ umask 077
 mkdir -p "$dir"
 rabbitmq_password="$(secret)"
 sql_password="$(secret)"
+write_token="$(secret)"
 
 cat > "$dir/squid.env" <<ENV
 SQUID_RABBITMQ_USER=squidstream
 SQUID_RABBITMQ_PASSWORD=$rabbitmq_password
 SQUID_SQL_PASSWORD=$sql_password
+# Games are accepted only with the header Authorization: Bearer <token> (gRPC: metadata);
+# bound beyond loopback, the ingress and the gateways refuse to start without it.
+SQUID_WRITE_TOKEN=$write_token
+# Uncomment to guard the read API too (the dashboard then opens as /#token=<token>).
+# SQUID_READ_TOKEN=$(secret)
 ENV
 
 cat > "$dir/rabbitmq.env" <<ENV
