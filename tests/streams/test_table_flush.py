@@ -1,0 +1,115 @@
+"""Events are acknowledged only after the brokers confirm their table writes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from streams.batch import Batch
+from streams.projection_agent import TableFlush
+from streams.synthetic import synthetic_events
+from streams.tables import Tables
+from tests.streams.test_tables import FakeTable, committed
+
+
+class SendingTable(FakeTable):
+    """A fake table whose every write is a changelog send the test confirms by hand."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[asyncio.Future[None]] = []  # kept; confirm_writes empties unconfirmed
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        send: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.unconfirmed.append(send)
+        self.sent.append(send)
+
+
+class Message:
+    def __init__(self, partition: int) -> None:
+        self.partition = partition
+
+
+class Handle:
+    """What the agent acknowledges: a Faust event, here only its message's partition."""
+
+    def __init__(self, name: str, partition: int = 0) -> None:
+        self.name = name
+        self.message = Message(partition)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class FakeAgent:
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+        self.done_batches: list[Batch] = []
+
+    def done(self, batch: Batch) -> None:
+        self.done_batches.append(batch)
+
+
+class FakeStream:
+    def __init__(self) -> None:
+        self.acked: list[object] = []
+
+    async def ack(self, event: object) -> None:
+        self.acked.append(event)
+
+
+def sending_tables() -> Tables:
+    counters = {
+        name: SendingTable()
+        for name in ("player_wins", "game_sizes", "game_counts", "route_counts")
+    }
+    return Tables(counters, SendingTable(), SendingTable())  # type: ignore[arg-type]
+
+
+def sends_of(tables: Tables) -> list[asyncio.Future[None]]:
+    return [send for table in tables.all for send in table.sent]  # type: ignore[attr-defined]
+
+
+@pytest.mark.asyncio
+async def test_a_flush_acks_nothing_until_every_changelog_send_is_confirmed() -> None:
+    tables = sending_tables()
+    stream = FakeStream()
+    flush = TableFlush(FakeAgent(tables), stream, lambda exc: None)  # type: ignore[arg-type]
+    batch = committed(synthetic_events(20, seed=9), 0)
+    handles = [Handle("handle-1"), Handle("handle-2")]
+    batch.handles = handles
+    flush.pending.append(batch)
+
+    flushing = asyncio.create_task(flush.flush())
+    await asyncio.sleep(0.05)
+    sends = sends_of(tables)
+    assert sends, "the batch wrote table keys"
+    assert stream.acked == []  # written, not yet confirmed: nothing acknowledged
+    for send in sends[:-1]:
+        send.set_result(None)
+    await asyncio.sleep(0.05)
+    assert stream.acked == []  # one send is still unconfirmed
+    sends[-1].set_result(None)
+    await asyncio.wait_for(flushing, 1)
+    assert stream.acked == handles
+
+
+@pytest.mark.asyncio
+async def test_a_failed_changelog_send_acks_nothing_and_fails_the_flush() -> None:
+    tables = sending_tables()
+    stream = FakeStream()
+    flush = TableFlush(FakeAgent(tables), stream, lambda exc: None)  # type: ignore[arg-type]
+    batch = committed(synthetic_events(5, seed=10), 0)
+    batch.handles = [Handle("handle")]
+    flush.pending.append(batch)
+
+    flushing = asyncio.create_task(flush.flush())
+    await asyncio.sleep(0.05)
+    for send in sends_of(tables):
+        send.set_exception(OSError("broker gone"))
+    with pytest.raises(OSError, match="broker gone"):
+        await asyncio.wait_for(flushing, 1)
+    assert stream.acked == []
