@@ -131,6 +131,7 @@ async def run_fault(
 ) -> None:
     settings = pipeline_settings(fault_stack, "fault", fault.weights)
     pipeline = Pipeline(settings, tmp_path, fault.workers)
+    supervisor: asyncio.Task[None] | None = None
     try:
         await pipeline.start()
         flood = Flood(pipeline.ingress_url, seed=len(fault.name))
@@ -153,6 +154,11 @@ async def run_fault(
         await supervisor
         counts = check(flood, seen)
     finally:
+        # The supervisor first: left running after a failure, it restarted the workers that
+        # stop() had just stopped, and they outlived the test.
+        if supervisor is not None:
+            supervisor.cancel()
+            await asyncio.gather(supervisor, return_exceptions=True)
         pipeline.stop()
     fault_table.append(
         {

@@ -63,6 +63,7 @@ async def test_a_long_flood_through_faults_in_random_order_ends_exact(
     settings = pipeline_settings(fault_stack, "soak", (50, 50))
     pipeline = Pipeline(settings, tmp_path, workers=2)
     applied: list[dict[str, Any]] = []
+    supervisor: asyncio.Task[None] | None = None
     try:
         await pipeline.start()
         flood = Flood(pipeline.ingress_url, seed=SEED)
@@ -94,6 +95,9 @@ async def test_a_long_flood_through_faults_in_random_order_ends_exact(
         await supervisor
         counts = check(flood, seen)
     finally:
+        if supervisor is not None:  # or it restarts the workers stop() stops (test_faults)
+            supervisor.cancel()
+            await asyncio.gather(supervisor, return_exceptions=True)
         pipeline.stop()
     print(
         f"soak totals (seed {SEED}, {SOAK_S:.0f}s): accepted {len(flood.first)}, "
