@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
@@ -20,6 +21,9 @@ async def _confirm_once_then_end(
     async for batch in requests:
         results = [game_pb2.PlayResult(request_id=r.request_id) for r in batch.requests]
         yield game_pb2.PlayBatchReply(results=results)
+        # Let the reply reach the client first: an abort right behind it can overtake it on
+        # a loaded machine, and then the client was (correctly) told nothing was confirmed.
+        await asyncio.sleep(0.5)
         await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "outlasted the deadline")
 
 
