@@ -89,7 +89,7 @@ test-tidb: export SQUID_SQL_PORT = 4000
 test-tidb: venv ## The SQL projection and report tests against a real tidb-server (first run builds it, ~12 min)
 	$(SQUID) stack up
 	$(BIN)/pytest -ra tests/stack/test_stack_tidb.py $(PYTEST_ARGS)
-	$(BIN)/pytest -ra -m "sql and not soak" $(PYTEST_ARGS)
+	$(BIN)/pytest -ra -m "sql and not sql_incidental and not soak" $(PYTEST_ARGS)
 
 soak: venv ## At least 10 minutes of flood through faults in a seeded random order (SQUID_SOAK_S, SQUID_SOAK_SEED)
 	$(SQUID) stack up

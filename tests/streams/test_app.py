@@ -53,6 +53,7 @@ async def test_both_routes_with_duplicates_project_each_event_exactly_once(
     assert reports.sql["routes"] == {"kafka": 600, "rabbitmq": 400}
 
 
+@pytest.mark.sql_incidental
 @pytest.mark.asyncio
 async def test_malformed_records_on_topic_and_queue_are_dead_lettered_and_work_goes_on(
     settings: Settings, tmp_path: Path
@@ -145,6 +146,7 @@ async def queue_depth(settings: Settings, queue: str) -> int:
         return int(declared.declaration_result.message_count or 0)
 
 
+@pytest.mark.sql_incidental
 @pytest.mark.asyncio
 async def test_a_store_that_lost_its_data_catches_up_from_the_log_without_new_events(
     settings: Settings, tmp_path: Path

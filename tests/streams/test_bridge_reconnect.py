@@ -32,7 +32,13 @@ from tests.streams.streams_harness import (
 )
 from tests.streams.test_worker_startup import worker_log
 
-pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.sql, pytest.mark.timeout(150)]
+pytestmark = [
+    pytest.mark.stack,
+    pytest.mark.slow,
+    pytest.mark.sql,
+    pytest.mark.sql_incidental,
+    pytest.mark.timeout(150),
+]
 log = logging.getLogger(__name__)
 BEFORE, DURING, AFTER = 300, 1000, 300
 # Long enough for the bridge to fail a few reconnect attempts while the broker is away.

@@ -19,7 +19,13 @@ from tests.streams.streams_harness import (
 )
 from tests.streams.test_worker_startup import wait_for_tables, worker_log
 
-pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.sql, pytest.mark.timeout(150)]
+pytestmark = [
+    pytest.mark.stack,
+    pytest.mark.slow,
+    pytest.mark.sql,
+    pytest.mark.sql_incidental,
+    pytest.mark.timeout(150),
+]
 EVENTS = 1000
 COUNTERS = ("player_wins", "game_sizes", "game_counts", "route_counts")
 

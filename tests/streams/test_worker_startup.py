@@ -25,7 +25,13 @@ from tests.streams.streams_harness import (
     worker,
 )
 
-pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.sql, pytest.mark.timeout(300)]
+pytestmark = [
+    pytest.mark.stack,
+    pytest.mark.slow,
+    pytest.mark.sql,
+    pytest.mark.sql_incidental,
+    pytest.mark.timeout(300),
+]
 FLOOD = 2000
 CRASH_WORDS = ("Traceback", "CRITICAL", "PartitionsMismatch", "Crashed")
 
