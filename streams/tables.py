@@ -79,12 +79,16 @@ class ConfirmedTable(faust.Table):  # type: ignore[type-arg]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.unconfirmed: list[FutureMessage] = []
+        self._prune_at = UNCONFIRMED_PRUNE_AT
 
     def send_changelog(self, *args: Any, **kwargs: Any) -> FutureMessage:
         sent = super().send_changelog(*args, **kwargs)
-        if len(self.unconfirmed) >= UNCONFIRMED_PRUNE_AT:
-            # Writes nobody waits for (window expiry) must not pile up between flushes.
+        if len(self.unconfirmed) >= self._prune_at:
+            # Writes nobody waits for (window expiry) must not pile up between flushes. The
+            # next prune waits until the list has doubled, so a flush writing many keys does
+            # not rescan it on every send.
             self.unconfirmed = [f for f in self.unconfirmed if not f.done()]
+            self._prune_at = max(UNCONFIRMED_PRUNE_AT, 2 * len(self.unconfirmed))
         self.unconfirmed.append(sent)
         return sent
 
