@@ -73,18 +73,25 @@ def sends_of(tables: Tables) -> list[asyncio.Future[None]]:
     return [send for table in tables.all for send in table.sent]  # type: ignore[attr-defined]
 
 
-@pytest.mark.asyncio
-async def test_a_flush_acks_nothing_until_every_changelog_send_is_confirmed() -> None:
+async def flushing(
+    events: int, seed: int, handles: list[Handle]
+) -> tuple[Tables, FakeStream, asyncio.Task[None]]:
+    """A flush of one committed batch, started and left waiting on its changelog sends."""
     tables = sending_tables()
     stream = FakeStream()
     flush = TableFlush(FakeAgent(tables), stream, lambda exc: None)  # type: ignore[arg-type]
-    batch = committed(synthetic_events(20, seed=9), 0)
-    handles = [Handle("handle-1"), Handle("handle-2")]
+    batch = committed(synthetic_events(events, seed=seed), 0)
     batch.handles = handles
     flush.pending.append(batch)
-
-    flushing = asyncio.create_task(flush.flush())
+    task = asyncio.create_task(flush.flush())
     await asyncio.sleep(0.05)
+    return tables, stream, task
+
+
+@pytest.mark.asyncio
+async def test_a_flush_acks_nothing_until_every_changelog_send_is_confirmed() -> None:
+    handles = [Handle("handle-1"), Handle("handle-2")]
+    tables, stream, task = await flushing(20, 9, handles)
     sends = sends_of(tables)
     assert sends, "the batch wrote table keys"
     assert stream.acked == []  # written, not yet confirmed: nothing acknowledged
@@ -93,23 +100,15 @@ async def test_a_flush_acks_nothing_until_every_changelog_send_is_confirmed() ->
     await asyncio.sleep(0.05)
     assert stream.acked == []  # one send is still unconfirmed
     sends[-1].set_result(None)
-    await asyncio.wait_for(flushing, 1)
+    await asyncio.wait_for(task, 1)
     assert stream.acked == handles
 
 
 @pytest.mark.asyncio
 async def test_a_failed_changelog_send_acks_nothing_and_fails_the_flush() -> None:
-    tables = sending_tables()
-    stream = FakeStream()
-    flush = TableFlush(FakeAgent(tables), stream, lambda exc: None)  # type: ignore[arg-type]
-    batch = committed(synthetic_events(5, seed=10), 0)
-    batch.handles = [Handle("handle")]
-    flush.pending.append(batch)
-
-    flushing = asyncio.create_task(flush.flush())
-    await asyncio.sleep(0.05)
+    tables, stream, task = await flushing(5, 10, [Handle("handle")])
     for send in sends_of(tables):
         send.set_exception(OSError("broker gone"))
     with pytest.raises(OSError, match="broker gone"):
-        await asyncio.wait_for(flushing, 1)
+        await asyncio.wait_for(task, 1)
     assert stream.acked == []
