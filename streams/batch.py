@@ -49,14 +49,23 @@ class Batch:
     # What the feeder acknowledges once every store and table holds the batch.
     handles: Sequence[Any] = ()
     fetched_at: float = field(default_factory=time.monotonic)
+    # Faust events the tables may write under (as the current event) without acknowledging
+    # them: a batch of records read back from the log has no events of its own.
+    anchors: Sequence[Any] = ()
 
     @property
     def partitions(self) -> list[int]:
         return sorted(self.spans)
 
 
-def make_batch(records: Iterable[Record], handles: Sequence[Any] = ()) -> Batch:
-    """Decode records (in log order per partition); undecodable ones become dead letters."""
+def make_batch(
+    records: Iterable[Record], handles: Sequence[Any] = (), anchors: Sequence[Any] = ()
+) -> Batch:
+    """Decode records (in log order per partition); undecodable ones become dead letters.
+
+    A partition's span runs from its lowest offset to past its highest: a batch taken across
+    a rebalance can hold records delivered again from an older offset after newer ones.
+    """
     events: list[Event] = []
     letters: list[DeadLetter] = []
     spans: dict[int, Span] = {}
@@ -65,16 +74,21 @@ def make_batch(records: Iterable[Record], handles: Sequence[Any] = ()) -> Batch:
     for record in records:
         count += 1
         span = spans.get(record.partition)
-        first = span.first if span else record.offset
-        latest = max(span.last_timestamp_ms if span else 0, record.timestamp_ms)
-        spans[record.partition] = Span(first, record.offset + 1, latest)
+        if span is None:
+            spans[record.partition] = Span(record.offset, record.offset + 1, record.timestamp_ms)
+        else:
+            spans[record.partition] = Span(
+                min(span.first, record.offset),
+                max(span.next, record.offset + 1),
+                max(span.last_timestamp_ms, record.timestamp_ms),
+            )
         decoded = decode(record.value, record.partition, record.offset)
         if isinstance(decoded, DeadLetter):
             letters.append(decoded)
         elif decoded.event_id not in seen:
             seen.add(decoded.event_id)
             events.append(decoded)
-    return Batch(events, letters, spans, count, handles=handles)
+    return Batch(events, letters, spans, count, handles=handles, anchors=anchors)
 
 
 def split(batch: Batch) -> tuple[Batch, Batch] | None:

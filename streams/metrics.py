@@ -98,6 +98,11 @@ class WorkerMetrics:
             "Canonical events projected into every store and table.",
             registry=self.registry,
         )
+        self.skipped = Counter(
+            "squid_consumer_skipped_records",
+            "Records of the events topic the consumer did not deliver, read from the log.",
+            registry=self.registry,
+        )
         self.batch_seconds = Histogram(
             "squid_batch_seconds",
             "From a batch's fetch to its acknowledgement, once every store and table holds it.",

@@ -62,15 +62,25 @@ class LaneState:
 
 
 def merge(batches: Sequence[Batch]) -> Batch:
-    """Batches that follow each other in the log as one write (spans joined per partition)."""
+    """Batches that follow each other in the log as one write (spans joined per partition).
+
+    A span joins from the lowest first to the highest next: an empty probe batch at an older
+    offset, or a re-delivery after a rebalance, can come after a batch further on.
+    """
     if len(batches) == 1:
         return batches[0]
     spans: dict[int, Span] = {}
     for batch in batches:
         for partition, span in batch.spans.items():
             earlier = spans.get(partition)
-            first = earlier.first if earlier else span.first
-            spans[partition] = Span(first, span.next, span.last_timestamp_ms)
+            if earlier is None:
+                spans[partition] = span
+            else:
+                spans[partition] = Span(
+                    min(earlier.first, span.first),
+                    max(earlier.next, span.next),
+                    max(earlier.last_timestamp_ms, span.last_timestamp_ms),
+                )
     return Batch(
         _once_per_offset(e for b in batches for e in b.events),
         [],
@@ -79,6 +89,7 @@ def merge(batches: Sequence[Batch]) -> Batch:
         _once_per_offset(e for b in batches for e in b.canonical),
         [h for b in batches for h in b.handles],
         min(b.fetched_at for b in batches),
+        [a for b in batches for a in b.anchors],
     )
 
 

@@ -21,6 +21,7 @@ from squidstream.settings import Settings
 from streams.batch import Batch, Record, Span, make_batch
 from streams.deadletter import DeadLetters, new_producer
 from streams.decode import DeadLetter, Event, encode
+from streams.gaps import DeliveryCheck, Holes, StartOf, read_missing, spanning, with_records
 from streams.log_reader import open_reader, read_ranges
 from streams.pipeline import Pipeline
 from streams.sinks import Ledger, Projection
@@ -116,13 +117,20 @@ class Projector:
         stores: Stores,
         on_committed: Callable[[Batch], Awaitable[None]],
         on_broken: Callable[[BaseException], None] = lambda exc: None,
+        start_of: StartOf | None = None,
+        on_skipped: Callable[[int], None] = lambda records: None,
     ) -> None:
+        """`start_of` turns on the check for records the consumer did not deliver: it gives
+        the offset each partition's records must start from (streams.gaps); `on_skipped`
+        hears how many were read from the log."""
         self.settings = settings
         self.stores = stores
         self._on_committed = on_committed
         self._on_broken = on_broken
         self._producer = new_producer(settings)
         self.dead_letters = DeadLetters(self._producer, settings)
+        self.delivery = DeliveryCheck(start_of) if start_of is not None else None
+        self._on_skipped = on_skipped
         self.projected = 0
         self.batches = 0
         self.pipeline = Pipeline(
@@ -149,12 +157,46 @@ class Projector:
             await self._producer.stop()
 
     async def submit(self, records: Sequence[Record], handles: Sequence[Any] = ()) -> None:
-        """Decode and project one fetched batch; waits while too many batches are open."""
+        """Decode and project one fetched batch; waits while too many batches are open.
+
+        With the delivery check on, offsets missing before the batch are read from the log
+        and projected first, and those missing inside it are read into it.
+        """
+        if self.delivery is not None:
+            holes = self.delivery.holes(records, handles)
+            if holes:
+                records = await self._fill(holes, records, handles)
+        await self._submit(records, handles)
+
+    async def _submit(
+        self, records: Sequence[Record], handles: Sequence[Any], anchors: Sequence[Any] = ()
+    ) -> None:
         self.pipeline.begin()
-        batch = make_batch(records, handles)
+        batch = make_batch(records, handles, anchors)
         if batch.letters:
             await self.dead_letters.send(batch.letters, self.settings.events_topic)
         await self.pipeline.submit(batch)
+
+    async def _fill(
+        self, holes: Holes, records: Sequence[Record], handles: Sequence[Any]
+    ) -> Sequence[Record]:
+        log.warning(
+            "the consumer did not deliver offsets %s; reading them from the log", holes.describe()
+        )
+        self._on_skipped(holes.records)
+        topic, size = self.settings.events_topic, self.settings.batch_size
+        async with open_reader(self.settings) as consumer:
+            # Before the batch: batches of their own, in order; the batch's events stand in
+            # as the tables' current events, and are acknowledged with the batch only.
+            async for missing in read_missing(consumer, topic, holes.before, size):
+                await self._submit(missing, (), anchors=handles)
+            if holes.inside:
+                ranges = spanning(holes.inside)
+                read = [
+                    r async for chunk in read_missing(consumer, topic, ranges, size) for r in chunk
+                ]
+                records = with_records(records, read)
+        return records
 
     async def probe(self, partition: int, offset: int) -> None:
         """An empty batch at `offset`: any store whose record ends before it catches up."""

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import faust
 from aiokafka.admin import AIOKafkaAdminClient
@@ -28,7 +28,7 @@ from streams.errors import StreamsError
 from streams.metrics import WorkerMetrics
 from streams.pipeline import LaneState, merge
 from streams.project import Projector, close_stores, open_stores_retrying
-from streams.tables import Tables, apply_batch, confirm_writes
+from streams.tables import Tables, applied_offset, apply_batch, confirm_writes, record_positions
 
 log = logging.getLogger(__name__)
 # How often the stores' tracking records are compared with the committed offsets.
@@ -127,8 +127,19 @@ class ProjectionAgent:
 
         tables = TableFlush(self, stream, broken)
 
+        def start_of(partition: int, events: Sequence[Any]) -> int:
+            return applied_offset(self.tables, partition, events)
+
+        projecting = Projector(
+            settings,
+            stores,
+            tables.committed,
+            broken,
+            start_of=start_of,
+            on_skipped=self.metrics.skipped.inc,
+        )
         try:
-            async with Projector(settings, stores, tables.committed, broken) as projector, tables:
+            async with projecting as projector, tables:
                 self.projector = projector
                 # noack_take is on faust's Stream, not on its StreamT interface.
                 take = stream.noack_take  # type: ignore[attr-defined]
@@ -177,9 +188,17 @@ class ProjectionAgent:
         topic = self.settings.events_topic
         return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
 
+    async def on_rebalance_complete(self, sender: Any, *args: Any, **kwargs: Any) -> None:
+        """Partitions may have moved: check each one's next batch against the tables again."""
+        projector = self.projector
+        if projector is not None and projector.delivery is not None:
+            projector.delivery.forget()
+
     def register(self) -> None:
         self.app.agent(self.topic, name="squid-projection", concurrency=1)(self.run)
         self.app.timer(AUDIT_EVERY_S)(self.audit_positions)
+        # mode's signal types do not admit coroutine functions, which it does call and await.
+        self.app.on_rebalance_complete.connect(cast(Any, self.on_rebalance_complete))
         self.metrics.install(self.app)
 
 
@@ -219,8 +238,12 @@ class TableFlush:
             if not group:
                 return
             merged = merge(group)
-            apply_batch(self.agent.tables, merged)
+            owned = self.agent.owned()
+            apply_batch(self.agent.tables, merged, owned)
             await confirm_writes(self.agent.tables)
+            # Confirmed first: a table position must never be ahead of the keys it vouches
+            # for. Its own send is confirmed by the next flush; until then an older one holds.
+            record_positions(self.agent.tables, merged, owned)
             for event in merged.handles:
                 await self.stream.ack(event)
             self.agent.done(merged)

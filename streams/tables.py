@@ -8,6 +8,11 @@ reached Kafka are consistent per key, and the events re-delivered after the cras
 counted only for the keys that had not counted them. Keys are `"{partition}:{key}"` and
 every write goes to the changelog partition of its source partition, so the worker that
 projects a partition owns its table keys (Faust's co-partitioning).
+
+`table_positions` holds, per source partition, the offset below which every key has counted
+every event: it is written only after the brokers confirmed the keys' own writes, so it is
+never ahead of them. A worker that starts, or gets a partition, compares its first batch
+with it and reads from the log whatever the consumer did not deliver (streams.gaps).
 """
 
 from __future__ import annotations
@@ -15,10 +20,11 @@ from __future__ import annotations
 import asyncio
 import weakref
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import chain
 from typing import Any, cast
 
 import faust
@@ -31,6 +37,7 @@ from streams.decode import Event
 RATE_MINUTE_S = 60
 RATE_LIVE_S, RATE_LIVE_STEP_S = 10, 2
 RATE_EXPIRES = timedelta(hours=1)
+POSITIONS_TABLE = "table_positions"
 TABLE_NAMES = (
     "player_wins",
     "game_sizes",
@@ -38,6 +45,7 @@ TABLE_NAMES = (
     "route_counts",
     "route_rate_minute",
     "route_rate_live",
+    POSITIONS_TABLE,
 )
 # Which key of each counter table an event adds one to.
 COUNTER_KEYS: dict[str, Callable[[Event], object]] = {
@@ -55,6 +63,8 @@ class Tables:
     counters: dict[str, faust.Table[str, Any]]
     rate_minute: Any  # tumbling WindowWrapper: events per route per minute
     rate_live: Any  # hopping WindowWrapper: events per route over the last 10 s
+    # Per source partition (key `"{partition}"`): the offset every key has counted up to.
+    positions: faust.Table[str, int]
 
     @property
     def windowed(self) -> dict[str, Any]:
@@ -63,8 +73,8 @@ class Tables:
     @property
     def all(self) -> list[ConfirmedTable]:
         """Every table (the windowed ones unwrapped)."""
-        tables = [*self.counters.values(), *(w.table for w in self.windowed.values())]
-        return cast("list[ConfirmedTable]", tables)
+        windowed = [w.table for w in self.windowed.values()]
+        return cast("list[ConfirmedTable]", [*self.counters.values(), *windowed, self.positions])
 
 
 class ConfirmedTable(faust.Table):  # type: ignore[type-arg]
@@ -132,6 +142,7 @@ def define_tables(app: faust.App) -> Tables:
         rate_live=table("route_rate_live", "events per route, last 10 s").hopping(
             RATE_LIVE_S, RATE_LIVE_STEP_S, expires=timedelta(minutes=10)
         ),
+        positions=table(POSITIONS_TABLE, "offset every key has counted up to, per partition"),
     )
 
 
@@ -160,16 +171,14 @@ def offsets_by_key(
     return grouped
 
 
-def apply_batch(tables: Tables, batch: Batch) -> int:
+def apply_batch(tables: Tables, batch: Batch, owned: Collection[int]) -> int:
     """Add a committed batch's canonical events to the tables; returns keys written.
 
-    Every partition of the batch is written, also one this worker lost in a rebalance a
-    moment ago: its events are acknowledged next, and if the partition comes back to this
-    worker (a rebalance often gives partitions back to the same worker), Faust commits those
-    acknowledgements, so skipping their table writes would lose them. A write for a
-    partition that moved on is harmless: its new owner re-counts from the committed offset,
-    and the per-key offsets keep whichever of the two reaches the changelog from counting
-    twice.
+    Only the partitions this worker owns are written. One it lost in a rebalance a moment
+    ago belongs to its new owner, which counts from the table positions it recovered: a late
+    write from here could land after the new owner's and set a key back below them. If the
+    partition comes back here and Faust commits the acknowledgements of the skipped events,
+    the first batch after the table position shows the hole and it is read from the log.
     """
     written = 0
     # One event per offset, in offset order: a flush can hold a batch and a re-delivery of
@@ -177,11 +186,12 @@ def apply_batch(tables: Tables, batch: Batch) -> int:
     # per-key filter counts offsets past the key's own, which needs them sorted and unique.
     by_partition: dict[int, dict[int, Event]] = {}
     for event in batch.canonical:
-        by_partition.setdefault(event.partition, {})[event.offset] = event
+        if event.partition in owned:
+            by_partition.setdefault(event.partition, {})[event.offset] = event
     for partition, at in by_partition.items():
         events = [at[offset] for offset in sorted(at)]
         span_next = batch.spans[partition].next
-        with as_current(_event_of(batch.handles, partition)):
+        with as_current(_event_of(batch, partition)):
             for name, key_of in COUNTER_KEYS.items():
                 written += _add(tables.counters[name], offsets_by_key(events, key_of), span_next)
             for wrapper in tables.windowed.values():
@@ -210,10 +220,37 @@ def _add_windowed(wrapper: Any, events: Sequence[Event], span_next: int) -> int:
     return _add(table, grouped, span_next)
 
 
-def _event_of(handles: Sequence[Any], partition: int) -> EventT[Any] | None:
-    for handle in reversed(handles):
-        if handle.message.partition == partition:
-            return cast("EventT[Any]", handle)
+def record_positions(tables: Tables, batch: Batch, owned: Collection[int]) -> None:
+    """Advance the table position of each owned partition of a batch whose key writes the
+    brokers have confirmed (so a position is never ahead of the keys it vouches for)."""
+    table = tables.positions
+    for partition, span in batch.spans.items():
+        if partition not in owned:
+            continue
+        with as_current(_event_of(batch, partition)):
+            key = str(partition)
+            if span.next > (table.get(key) or 0):
+                table[key] = span.next
+
+
+def applied_offset(tables: Tables, partition: int, events: Sequence[Any]) -> int:
+    """The offset below which the tables have counted every event of `partition`.
+
+    `events` are Faust events of the batch at hand: an on-disk (rocksdb) table reads the
+    store of the current event's partition.
+    """
+    with as_current(_first_of(events, partition)):
+        return int(tables.positions.get(str(partition)) or 0)
+
+
+def _event_of(batch: Batch, partition: int) -> EventT[Any] | None:
+    return _first_of(chain(reversed(batch.handles), reversed(batch.anchors)), partition)
+
+
+def _first_of(events: Iterable[Any], partition: int) -> EventT[Any] | None:
+    for event in events:
+        if event.message.partition == partition:
+            return cast("EventT[Any]", event)
     return None
 
 

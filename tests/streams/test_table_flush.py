@@ -52,6 +52,9 @@ class FakeAgent:
     def done(self, batch: Batch) -> None:
         self.done_batches.append(batch)
 
+    def owned(self) -> set[int]:
+        return {0}
+
 
 class FakeStream:
     def __init__(self) -> None:
@@ -66,7 +69,7 @@ def sending_tables() -> Tables:
         name: SendingTable()
         for name in ("player_wins", "game_sizes", "game_counts", "route_counts")
     }
-    return Tables(counters, SendingTable(), SendingTable())  # type: ignore[arg-type]
+    return Tables(counters, SendingTable(), SendingTable(), SendingTable())  # type: ignore[arg-type]
 
 
 def sends_of(tables: Tables) -> list[asyncio.Future[None]]:

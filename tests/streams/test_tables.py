@@ -13,7 +13,15 @@ from hypothesis import strategies as st
 from streams.batch import Batch, Span
 from streams.decode import Event
 from streams.synthetic import synthetic_events
-from streams.tables import Tables, added, apply_batch, confirm_writes, snapshot
+from streams.tables import (
+    Tables,
+    added,
+    applied_offset,
+    apply_batch,
+    confirm_writes,
+    record_positions,
+    snapshot,
+)
 
 
 class FakeWindow:
@@ -39,7 +47,7 @@ def fake_tables() -> Tables:
     counters = {
         name: FakeTable() for name in ("player_wins", "game_sizes", "game_counts", "route_counts")
     }
-    return Tables(counters, FakeTable(), FakeTable())  # type: ignore[arg-type]
+    return Tables(counters, FakeTable(), FakeTable(), FakeTable())  # type: ignore[arg-type]
 
 
 def committed(events: list[Event], first: int, partition: int = 0) -> Batch:
@@ -66,23 +74,37 @@ def test_batches_delivered_again_with_other_boundaries_count_each_event_once(
     # after a crash, in batches of other sizes.
     start = 0
     for size in cuts:
-        apply_batch(tables, committed(events[start : start + size], start))
+        apply_batch(tables, committed(events[start : start + size], start), {0})
         start = min(start + size, len(events))
     restart = rng.randint(0, start)
     while restart < len(events):
         size = rng.randint(1, 25)
-        apply_batch(tables, committed(events[restart : restart + size], restart))
+        apply_batch(tables, committed(events[restart : restart + size], restart), {0})
         restart += size
     wins = snapshot(tables, {0})["player_wins"]
     assert sum(wins.values()) == len(events)
     assert sum(snapshot(tables, {0})["route_rate_minute"]["kafka"].values()) == len(events)
 
 
-def test_a_partition_moved_away_is_still_written_and_served_only_by_its_owner() -> None:
+def test_only_owned_partitions_are_written_and_served() -> None:
     tables = fake_tables()
-    apply_batch(tables, committed(synthetic_events(5, seed=8), 0, partition=3))
+    events = synthetic_events(5, seed=8)
+    apply_batch(tables, committed(events, 0, partition=3), {3})
     assert sum(snapshot(tables, {3})["player_wins"].values()) == 5
     assert snapshot(tables, {0, 1})["player_wins"] == {}
+    # A partition this worker lost a moment ago belongs to its new owner: not written here.
+    assert apply_batch(tables, committed(events, 0, partition=2), {3}) == 0
+    assert snapshot(tables, {2})["player_wins"] == {}
+
+
+def test_table_positions_advance_for_owned_partitions_and_never_go_back() -> None:
+    tables = fake_tables()
+    record_positions(tables, committed(synthetic_events(10, seed=8), 0), {0})
+    assert applied_offset(tables, 0, []) == 10
+    record_positions(tables, Batch([], [], {0: Span(4, 4)}, 0), {0})  # an older probe
+    assert applied_offset(tables, 0, []) == 10
+    record_positions(tables, committed(synthetic_events(3, seed=8), 20, partition=1), {0})
+    assert applied_offset(tables, 1, []) == 0  # not owned: not recorded
 
 
 def test_snapshot_sums_owned_partitions_and_skips_the_others() -> None:
@@ -111,7 +133,7 @@ def test_a_flush_holding_a_batch_and_its_re_delivery_counts_each_offset_once() -
         60,
         first.canonical + again.canonical,
     )
-    apply_batch(tables, merged)
+    apply_batch(tables, merged, {0})
     assert sum(snapshot(tables, {0})["player_wins"].values()) == 40
 
 

@@ -7,22 +7,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from squidstream.settings import Settings
 from squidstream.topics import ensure_topics
 from streams.synthetic import synthetic_events
-from tests.streams.streams_harness import produce, wait_for_reports, worker
+from tests.streams.streams_harness import produce, samples, wait_for_reports, worker
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.timeout(300)]
-
-
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
 
 
 @pytest.mark.asyncio
@@ -53,3 +44,5 @@ async def test_metrics_count_projected_events_and_lag_returns_to_zero(
     assert set(store_lags.values()) == {0}
     assert found[("faust_messages_received_total", ())] >= len(events)
     assert found[("squid_batch_seconds_count", ())] >= 1
+    # Every record was delivered: none read back from the log as skipped by the consumer.
+    assert found[("squid_consumer_skipped_records_total", ())] == 0
