@@ -1,15 +1,17 @@
-"""Offsets the consumer never delivered: found per partition, read back from the log.
+"""Offsets a batch should have held but does not: found per partition, read from the log.
 
-Faust's consumer can commit offsets it never handed to the agent. When the offsets it reads
-jump, it records the jump as a gap and later counts the whole gap as acknowledged; a worker
-killed after such a commit comes back past records that no store or table holds (seen in
-the fault suite: a restarted worker's first batch began at offset 97 where the stores held
-42). The stores notice a batch that starts past their tracking record and catch up from the
-log, but the tables only count what they are given. So before a batch is projected, its
-records are compared with where this partition's last batch ended (or, first, with the
-offset the tables hold), and what is missing is read from the log:
+Faust's consumer can commit offsets it never handed to the agent: in the fault suite a
+restarted worker's first batch began at offset 97 where the stores held 42. (Faust counts
+offsets it saw jump as a "gap" and then as acknowledged; which path skipped those records
+there is not known.) The stores notice a batch that starts past their tracking record and
+catch up from the log, but the tables only count what they are given. So before a batch is
+projected, its records are compared with where the partition's last batch ended (or, first,
+with the tables' own position), and what is missing is read from the log. After a crash or
+a rebalance the tables' position can also be a little behind the committed offset (its last
+write not confirmed yet): the few records read again then are skipped by every store and key.
+
 - `DeliveryCheck.holes` finds the ranges missing before and inside a batch;
-- `read_missing` reads them; `with_records` merges records into a batch's in log order.
+- `read_missing` reads them; `with_records` merges records into a batch's, in log order.
 """
 
 from __future__ import annotations

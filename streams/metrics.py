@@ -99,8 +99,9 @@ class WorkerMetrics:
             registry=self.registry,
         )
         self.skipped = Counter(
-            "squid_consumer_skipped_records",
-            "Records of the events topic the consumer did not deliver, read from the log.",
+            "squid_log_gap_records",
+            "Records read from the events log because a batch began or jumped past what the "
+            "tables held (a crash, a rebalance, or records the consumer skipped).",
             registry=self.registry,
         )
         self.batch_seconds = Histogram(

@@ -181,7 +181,8 @@ class Projector:
         self, holes: Holes, records: Sequence[Record], handles: Sequence[Any]
     ) -> Sequence[Record]:
         log.warning(
-            "the consumer did not deliver offsets %s; reading them from the log", holes.describe()
+            "batches began or jumped past what the tables hold; reading offsets %s from the log",
+            holes.describe(),
         )
         self._on_skipped(holes.records)
         topic, size = self.settings.events_topic, self.settings.batch_size

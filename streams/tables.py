@@ -12,7 +12,7 @@ projects a partition owns its table keys (Faust's co-partitioning).
 `table_positions` holds, per source partition, the offset below which every key has counted
 every event: it is written only after the brokers confirmed the keys' own writes, so it is
 never ahead of them. A worker that starts, or gets a partition, compares its first batch
-with it and reads from the log whatever the consumer did not deliver (streams.gaps).
+with it and reads from the log whatever lies between (streams.gaps).
 """
 
 from __future__ import annotations

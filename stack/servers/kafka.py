@@ -32,6 +32,7 @@ POM = STACK_SOURCES / "kafka" / "pom.xml"
 HEAP = ("-Xms256m", "-Xmx1g")
 # Three JVMs share our 2 cores and the other engineers' servers: a smaller heap each.
 CLUSTER_HEAP = ("-Xms128m", "-Xmx512m")
+FORMAT_ATTEMPTS = 2
 MAX_BROKERS = 5
 
 
@@ -127,11 +128,20 @@ class Kafka(Server):
     def _format_storage(self, report: Report) -> None:
         report(f"{self.name}: formatting the KRaft storage (first run only)")
         argv = [*self._java(), "kafka.tools.StorageTool", "format"]
-        argv += ["-t", self._cluster_id(), "-c", str(self.config)]
-        with self.log_path.open("a", encoding="utf-8") as log:
-            done = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, check=False)
-        if done.returncode != 0:
-            raise ServerError(self.name, f"storage format failed; see {self.log_path}")
+        # --ignore-formatted: a retry after an attempt that got as far as writing meta.properties.
+        argv += ["-t", self._cluster_id(), "-c", str(self.config), "--ignore-formatted"]
+        # It failed once in a few hundred private stacks, with the cause lost with the stack's
+        # folder: one more try, and the tool's own words in the error.
+        for attempt in range(FORMAT_ATTEMPTS):
+            done = subprocess.run(argv, capture_output=True, text=True, check=False)
+            with self.log_path.open("a", encoding="utf-8") as log:
+                log.write(done.stdout + done.stderr)
+            if done.returncode == 0:
+                return
+            report(f"{self.name}: storage format failed (attempt {attempt + 1})")
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-5:])
+        reason = f"storage format failed (exit {done.returncode}): {tail}; see {self.log_path}"
+        raise ServerError(self.name, reason)
 
     def _java(self) -> list[str]:
         return [

@@ -110,7 +110,7 @@ async def test_a_group_committed_past_what_was_projected_loses_nothing_in_any_ta
         found = samples(await metrics_page(settings))
     assert skipped > 200  # the worker really started past a third of the log
     assert_exactly_once(reports, events)
-    assert found[("squid_consumer_skipped_records_total", ())] == skipped
+    assert found[("squid_log_gap_records_total", ())] == skipped
 
 
 async def metrics_page(settings: Settings) -> str:
