@@ -6,9 +6,10 @@ offsets it saw jump as a "gap" and then as acknowledged; which path skipped thos
 there is not known.) The stores notice a batch that starts past their tracking record and
 catch up from the log, but the tables only count what they are given. So before a batch is
 projected, its records are compared with where the partition's last batch ended (or, first,
-with the tables' own position), and what is missing is read from the log. After a crash or
-a rebalance the tables' position can also be a little behind the committed offset (its last
-write not confirmed yet): the few records read again then are skipped by every store and key.
+with the tables' own position), and what is missing is read from the log. The position is
+confirmed before any acknowledgement, so it never trails the committed offset; it does after
+a flush that skipped a partition moving to another worker, whose acknowledgements Faust may
+still commit if the partition comes back.
 
 - `DeliveryCheck.holes` finds the ranges missing before and inside a batch;
 - `read_missing` reads them; `with_records` merges records into a batch's, in log order.

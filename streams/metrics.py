@@ -100,8 +100,8 @@ class WorkerMetrics:
         )
         self.skipped = Counter(
             "squid_log_gap_records",
-            "Records read from the events log because a batch began or jumped past what the "
-            "tables held (a crash, a rebalance, or records the consumer skipped).",
+            "Records read from the events log because a batch began or jumped past the "
+            "tables' position (records the consumer skipped).",
             registry=self.registry,
         )
         self.batch_seconds = Histogram(

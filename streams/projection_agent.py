@@ -241,9 +241,11 @@ class TableFlush:
             owned = self.agent.owned()
             apply_batch(self.agent.tables, merged, owned)
             await confirm_writes(self.agent.tables)
-            # Confirmed first: a table position must never be ahead of the keys it vouches
-            # for. Its own send is confirmed by the next flush; until then an older one holds.
+            # After the keys are confirmed: a table position must never be ahead of the keys
+            # it vouches for. Confirmed before the acks, so it never trails the committed
+            # offset either: a batch found past it then means records really were skipped.
             record_positions(self.agent.tables, merged, owned)
+            await confirm_writes(self.agent.tables)
             for event in merged.handles:
                 await self.stream.ack(event)
             self.agent.done(merged)
