@@ -8,6 +8,7 @@ read-only, so a private stack starts without Maven or Go.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -22,6 +23,9 @@ from stack.servers.kafka_config import broker_ports
 from tests.helpers import free_port
 
 SHARED = Settings().data_dir
+PREFIX = "squid-stack-test-"
+# The pid of the test process that owns a private stack, so a later run can reap it.
+OWNER_FILE = "owner.pid"
 
 
 def _kafka_ports(brokers: int) -> tuple[int, int]:
@@ -61,6 +65,35 @@ def _link_built_artefacts(root: Path) -> None:
         (root / "bin" / "ferretdb").symlink_to(ferretdb)
 
 
+def reap_orphans(parent: Path | None = None) -> list[Path]:
+    """Stop and delete the private stacks of test runs that were killed (their `finally`
+    never ran, so their servers kept running); returns the folders reaped."""
+    reaped = []
+    for owner in (parent or Path(tempfile.gettempdir())).glob(f"{PREFIX}*/{OWNER_FILE}"):
+        try:
+            pid = int(owner.read_text(encoding="ascii"))
+        except (OSError, ValueError):
+            continue
+        if _alive(pid):
+            continue
+        root = owner.parent
+        orphan = Settings(data_dir=root)
+        _off_the_loop(lambda: manager.down(orphan, report=lambda _: None))  # noqa: B023
+        shutil.rmtree(root, ignore_errors=True)
+        reaped.append(root)
+    return reaped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _off_the_loop(call: Callable[[], object]) -> None:
     """Run `call` in a thread: a caller inside a running event loop (an async test's
     fixture) cannot run the stack manager's own loop."""
@@ -74,8 +107,10 @@ def private_stack(
 ) -> Iterator[Settings]:
     """Settings of a stack of these servers only, started (unless start=False), always
     stopped and deleted afterwards."""
-    root = Path(tempfile.mkdtemp(prefix="squid-stack-test-"))
+    reap_orphans()
+    root = Path(tempfile.mkdtemp(prefix=PREFIX))
     root.chmod(0o755)  # RabbitMQ runs as the rabbitmq user and must enter it
+    (root / OWNER_FILE).write_text(f"{os.getpid()}\n", encoding="ascii")
     settings = private_settings(root, kafka_brokers)
     try:
         _link_built_artefacts(root)
