@@ -1,15 +1,19 @@
 """Offsets a batch should have held but does not: found per partition, read from the log.
 
 Faust's consumer can commit offsets it never handed to the agent: in the fault suite a
-restarted worker's first batch began at offset 97 where the stores held 42. (Faust counts
-offsets it saw jump as a "gap" and then as acknowledged; which path skipped those records
-there is not known.) The stores notice a batch that starts past their tracking record and
-catch up from the log, but the tables only count what they are given. So before a batch is
-projected, its records are compared with where the partition's last batch ended (or, first,
-with the tables' own position), and what is missing is read from the log. The position is
-confirmed before any acknowledgement, so it never trails the committed offset; it does after
-a flush that skipped a partition moving to another worker, whose acknowledgements Faust may
-still commit if the partition comes back.
+restarted worker's first batch began at offset 97 where the stores held 42. Seen in Faust
+0.15.3: its fetcher runs during table recovery, and after "Seek stream partitions to
+committed offsets" the next record already fetched (63, where 1 was committed) makes it
+record offsets 2..63 as a "gap", which it counts as acknowledged; the records fetched again
+after the seek are then dropped as already read.
+
+The stores notice a batch that starts past their tracking record and catch up from the log,
+but the tables only count what they are given. So before a batch is projected, its records
+are compared with where the partition's last batch ended (or, first, with the tables' own
+position), and what is missing is read from the log. The position is confirmed before any
+acknowledgement, so it never trails the committed offset; it does after a flush that
+skipped a partition moving to another worker, whose acknowledgements Faust may still commit
+if the partition comes back.
 
 - `DeliveryCheck.holes` finds the ranges missing before and inside a batch;
 - `read_missing` reads them; `with_records` merges records into a batch's, in log order.
