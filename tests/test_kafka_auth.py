@@ -34,9 +34,9 @@ def ca_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _sasl(protocol: str, **extra: object) -> Settings:
     return Settings(
-        kafka_security_protocol=protocol,  # type: ignore[arg-type]
+        kafka_security_protocol=protocol,
         kafka_username="squid",
-        kafka_password=SECRET,  # type: ignore[arg-type]
+        kafka_password=SECRET,
         **extra,  # type: ignore[arg-type]
     )
 
@@ -152,7 +152,7 @@ async def test_every_aiokafka_client_accepts_the_arguments_of_each_protocol(prot
     if protocol.startswith("SASL"):
         settings = _sasl(protocol, kafka_sasl_mechanism="SCRAM-SHA-256")
     else:
-        settings = Settings(kafka_security_protocol=protocol)  # type: ignore[arg-type]
+        settings = Settings(kafka_security_protocol=protocol)
     auth = kafka_auth(settings)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, **auth)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, **auth)

@@ -148,7 +148,7 @@ def test_plaintext_settings_give_no_sasl_keys() -> None:
             lambda: Settings(
                 kafka_security_protocol="SASL_SSL",
                 kafka_username="squid",
-                kafka_password="secret",  # type: ignore[arg-type]
+                kafka_password="secret",
             ),
             "not SASL_SSL with PLAIN",
         ),

@@ -13,12 +13,12 @@ from streams.broker_auth import broker_credentials
 
 def _settings(protocol: str, mechanism: str = "PLAIN") -> Settings:
     if not protocol.startswith("SASL"):
-        return Settings(kafka_security_protocol=protocol)  # type: ignore[arg-type]
+        return Settings(kafka_security_protocol=protocol)
     return Settings(
-        kafka_security_protocol=protocol,  # type: ignore[arg-type]
-        kafka_sasl_mechanism=mechanism,  # type: ignore[arg-type]
+        kafka_security_protocol=protocol,
+        kafka_sasl_mechanism=mechanism,
         kafka_username="squid",
-        kafka_password="secret",  # type: ignore[arg-type]
+        kafka_password="secret",
     )
 
 
