@@ -106,7 +106,8 @@ async def test_a_flush_acks_nothing_until_every_changelog_send_is_confirmed() ->
     await asyncio.sleep(0.05)
     # The keys are confirmed; now the table position is written, and confirmed before the acks.
     position = tables.positions.sent  # type: ignore[attr-defined]
-    assert len(position) == 1 and stream.acked == []
+    assert len(position) == 1
+    assert stream.acked == []
     position[0].set_result(None)
     await asyncio.wait_for(task, 1)
     assert stream.acked == handles
