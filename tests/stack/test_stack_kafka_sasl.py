@@ -1,5 +1,6 @@
-"""A private Kafka with a SASL_PLAINTEXT (PLAIN) listener: clients built with kafka_auth get
-through, topics are created with the credentials, and a client without them is refused."""
+"""A private Kafka with a SASL_PLAINTEXT (PLAIN) listener: clients built with kafka_auth and
+Faust with broker_credentials get through, topics are created with the credentials, and a
+client without them is refused."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import faust
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -17,6 +19,7 @@ from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
 from squidstream.topics import ensure_topics
 from stack import manager
+from streams.broker_auth import broker_credentials
 from tests.stack.private import private_stack
 
 # A space, # and = in the password: it must survive the properties file and the JAAS quoting.
@@ -105,3 +108,29 @@ async def test_a_client_without_the_right_credentials_is_refused(
             await asyncio.wait_for(producer.start(), REFUSED_WITHIN_S)
     finally:
         await producer.stop()
+
+
+async def test_fausts_producer_gets_through_with_the_broker_credentials(
+    sasl_kafka: Settings,
+) -> None:
+    topic = _topic()
+    await ensure_topics(sasl_kafka, {topic: 1}, timeout_s=30)
+    app = faust.App(
+        f"sasl-test-{uuid.uuid4().hex[:8]}",
+        broker=f"kafka://{sasl_kafka.kafka_bootstrap}",
+        broker_credentials=broker_credentials(sasl_kafka),
+        web_enabled=False,
+    )
+    producer = app.producer
+    await asyncio.wait_for(producer.start(), 30)
+    try:
+        sent = await asyncio.wait_for(
+            producer.send_and_wait(
+                topic, b"k", b"from faust", partition=None, timestamp=None, headers=None
+            ),
+            30,
+        )
+    finally:
+        await producer.stop()
+    assert sent.topic_partition.topic == topic
+    assert sent.offset == 0
