@@ -109,8 +109,8 @@ class Settings(BaseSettings):
     events_replication_factor: int = Field(1, ge=1, le=5)
     events_min_insync_replicas: int = Field(1, ge=1, le=5)
     # Credentials and TLS of every Kafka client (squidstream.kafka_auth): none (PLAINTEXT),
-    # SASL over TCP or TLS, or TLS alone; TLS trusts tls_ca_file. SASL needs a user and a
-    # password, which nothing else takes. The local stack runs SASL_PLAINTEXT with PLAIN.
+    # SASL over TCP or TLS, or TLS alone; TLS trusts tls_ca_file. SASL needs both a user and
+    # a password, and only SASL takes them. The local stack runs SASL_PLAINTEXT with PLAIN.
     kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
     kafka_sasl_mechanism: KafkaSaslMechanism = "PLAIN"
     kafka_username: str = ""
