@@ -12,13 +12,17 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import UnknownTopicOrPartitionError
 
 from proto import game_pb2
+from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
 
 
 async def topic_records(settings: Settings, topic: str, timeout_s: float = 60.0) -> list[Any]:
     """Every record of `topic` from offset 0 to the end offsets at call time."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=None
+        bootstrap_servers=settings.kafka_bootstrap,
+        **kafka_auth(settings),
+        enable_auto_commit=False,
+        group_id=None,
     )
     await consumer.start()
     try:
@@ -41,7 +45,7 @@ async def topic_records(settings: Settings, topic: str, timeout_s: float = 60.0)
 
 async def _partitions(settings: Settings, topic: str) -> list[int]:
     """Partition numbers from a fresh metadata request (a consumer's cache can lag)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **kafka_auth(settings))
     await admin.start()
     try:
         (described,) = await admin.describe_topics([topic])
@@ -88,7 +92,7 @@ async def drain_queue(settings: Settings, queue: str) -> list[aio_pika.abc.Abstr
 
 
 async def delete_topic(settings: Settings, topic: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **kafka_auth(settings))
     await admin.start()
     try:
         await admin.delete_topics([topic])

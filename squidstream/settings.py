@@ -12,7 +12,7 @@ import socket
 import ssl
 from functools import lru_cache
 from pathlib import Path
-from typing import ClassVar, TypedDict
+from typing import ClassVar, Literal, TypedDict
 from urllib.parse import quote, urlencode
 
 from pydantic import (
@@ -72,6 +72,12 @@ class RedisConnectionOptions(TypedDict):
     ssl_ca_certs: str | None
 
 
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"]
+KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+KAFKA_SASL_PROTOCOLS = ("SASL_PLAINTEXT", "SASL_SSL")
+KAFKA_TLS_PROTOCOLS = ("SASL_SSL", "SSL")
+
+
 class SettingsError(ValueError):
     """A setting from the environment has a value we cannot use."""
 
@@ -102,6 +108,13 @@ class Settings(BaseSettings):
     # factor and min.insync.replicas; a factor above the broker count is refused there.
     events_replication_factor: int = Field(1, ge=1, le=5)
     events_min_insync_replicas: int = Field(1, ge=1, le=5)
+    # Credentials and TLS of every Kafka client (squidstream.kafka_auth): none (PLAINTEXT),
+    # SASL over TCP or TLS, or TLS alone; TLS trusts tls_ca_file. SASL needs both a user and
+    # a password, and only SASL takes them. The local stack runs SASL_PLAINTEXT with PLAIN.
+    kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: KafkaSaslMechanism = "PLAIN"
+    kafka_username: str = ""
+    kafka_password: SecretStr | None = None
 
     # RabbitMQ.
     rabbitmq_host: str = "127.0.0.1"
@@ -257,7 +270,12 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("redis_password", "mongo_password", mode="before")
+    @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
+    @classmethod
+    def _upper_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("redis_password", "mongo_password", "kafka_password", mode="before")
     @classmethod
     def _empty_password_is_none(cls, value: object) -> object:
         if isinstance(value, str | SecretStr) and not _secret_text(value):
@@ -294,6 +312,28 @@ class Settings(BaseSettings):
         for path in (self.tls_cert_file, self.tls_key_file, self.tls_ca_file):
             if path is not None and not path.is_file():
                 raise ValueError(f"TLS file {path} does not exist or is not a file")
+        return self
+
+    @model_validator(mode="after")
+    def _kafka_auth_consistent(self) -> Settings:
+        protocol = self.kafka_security_protocol
+        sasl = protocol in KAFKA_SASL_PROTOCOLS
+        has_user, has_password = bool(self.kafka_username), self.kafka_password is not None
+        if sasl and not (has_user and has_password):
+            raise ValueError(
+                f"SQUID_KAFKA_SECURITY_PROTOCOL={protocol} needs SQUID_KAFKA_USERNAME and"
+                " SQUID_KAFKA_PASSWORD: set both"
+            )
+        if not sasl and (has_user or has_password):
+            raise ValueError(
+                "SQUID_KAFKA_USERNAME and SQUID_KAFKA_PASSWORD are for SASL only: set"
+                f" SQUID_KAFKA_SECURITY_PROTOCOL to SASL_PLAINTEXT or SASL_SSL (not {protocol})"
+            )
+        if not sasl and self.kafka_sasl_mechanism != "PLAIN":
+            raise ValueError(
+                f"SQUID_KAFKA_SASL_MECHANISM={self.kafka_sasl_mechanism} needs"
+                f" SQUID_KAFKA_SECURITY_PROTOCOL SASL_PLAINTEXT or SASL_SSL (not {protocol})"
+            )
         return self
 
     def as_env(self) -> dict[str, str]:
@@ -377,6 +417,11 @@ class Settings(BaseSettings):
             if self.tls_ca_file is not None:
                 query["tlsCAFile"] = str(self.tls_ca_file)
         return f"mongodb://{userinfo}{_host(self.mongo_host)}:{self.mongo_port}/{_query(query)}"
+
+    def kafka_ssl(self) -> ssl.SSLContext | None:
+        """The TLS context of Kafka clients (SSL and SASL_SSL), or None without TLS."""
+        tls = self.kafka_security_protocol in KAFKA_TLS_PROTOCOLS
+        return _client_tls(self.tls_ca_file) if tls else None
 
     def sql_ssl(self) -> ssl.SSLContext | None:
         """The TLS context for SQL connections (aiomysql's `ssl=`), or None without TLS."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
+from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
 
 TOPIC_ALREADY_EXISTS = 36
@@ -78,7 +79,9 @@ async def create_topics(
 ) -> dict[str, int]:
     """Create the missing topics; once every partition has a leader, the partition counts."""
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=int(timeout_s * 1000)
+        bootstrap_servers=settings.kafka_bootstrap,
+        **kafka_auth(settings),
+        request_timeout_ms=int(timeout_s * 1000),
     )
     names = [spec.name for spec in specs]
     try:

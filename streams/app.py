@@ -10,6 +10,7 @@ import faust
 
 from squidstream.settings import Settings, get_settings
 from streams.bridge import Bridge
+from streams.broker_auth import broker_credentials
 from streams.projection_agent import ProjectionAgent
 from streams.registry import Registry
 from streams.tables import Tables, define_tables, snapshot
@@ -42,6 +43,7 @@ def create_app(settings: Settings) -> SquidApp:
     app = SquidApp(
         settings.faust_app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=broker_credentials(settings),
         store=settings.faust_store,
         web_host=settings.faust_advertised_host,
         web_bind=settings.faust_bind_host,

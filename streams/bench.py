@@ -27,6 +27,7 @@ from faust.types import StreamT
 from squidstream.settings import Settings, load_settings
 from squidstream.topics import ensure_topics
 from streams.bench_stores import clean_up, store_rates
+from streams.broker_auth import broker_credentials
 from streams.deadletter import new_producer
 from streams.decode import Event, encode
 from streams.log_reader import end_offsets, open_reader
@@ -147,6 +148,7 @@ def counter_app(settings: Settings, total: int, result: Path) -> faust.App:
     app = faust.App(
         f"{settings.faust_app_id}-{COUNTER}",
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=broker_credentials(settings),
         store="memory://",
         web_enabled=False,
         topic_partitions=settings.events_partitions,

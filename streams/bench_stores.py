@@ -11,6 +11,7 @@ import aiomysql
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
+from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
 from streams.batch import Batch, Span
 from streams.decode import Event
@@ -79,7 +80,7 @@ async def clean_up(settings: Settings, topic_prefix: str) -> None:
 
 async def delete_topics(settings: Settings, prefix: str) -> list[str]:
     """Delete every topic whose name starts with `prefix`; returns their names."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **kafka_auth(settings))
     await admin.start()
     try:
         doomed = [name for name in await admin.list_topics() if name.startswith(prefix)]

@@ -7,6 +7,7 @@ import logging
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter
 
+from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
 from streams.decode import DeadLetter
 
@@ -21,6 +22,7 @@ def new_producer(settings: Settings) -> AIOKafkaProducer:
     """An idempotent producer that waits for all in-sync replicas."""
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
+        **kafka_auth(settings),
         acks="all",
         enable_idempotence=True,
         linger_ms=5,

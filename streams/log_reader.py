@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
 from streams.batch import Record
 
@@ -16,6 +17,7 @@ def new_reader(settings: Settings) -> AIOKafkaConsumer:
     """A consumer outside every group: it is assigned partitions and never commits."""
     return AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
+        **kafka_auth(settings),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=8 << 20,
@@ -25,7 +27,7 @@ def new_reader(settings: Settings) -> AIOKafkaConsumer:
 
 async def partitions_of(settings: Settings, topic: str) -> list[int]:
     """Partition ids from the broker (a consumer's cached metadata may not know the topic)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **kafka_auth(settings))
     await admin.start()
     try:
         described = await admin.describe_topics([topic])

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer
 
+from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
 from streams.decode import Event, decode
 from streams.log_reader import end_offsets
@@ -23,7 +24,9 @@ async def naive_drain(settings: Settings, sample: int) -> float:
     assert isinstance(sql, SqlProjection)
     assert isinstance(redis, RedisProjection)
     assert isinstance(mongo, MongoProjection)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, max_poll_records=1)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, **kafka_auth(settings), max_poll_records=1
+    )
     await consumer.start()
     try:
         await consumer.topics()

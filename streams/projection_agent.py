@@ -21,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from faust.types import EventT, StreamT
 
+from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
 from streams.agents import crash_worker
 from streams.batch import Batch, Record
@@ -179,7 +180,9 @@ class ProjectionAgent:
             await projector.probe(partition, offset)
 
     async def _committed_offsets(self) -> dict[int, int]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.settings.kafka_bootstrap, **kafka_auth(self.settings)
+        )
         await admin.start()
         try:
             offsets = await admin.list_consumer_group_offsets(self.settings.faust_app_id)

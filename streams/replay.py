@@ -24,6 +24,7 @@ from aiokafka.protocol.admin import DeleteGroupsRequest
 from tqdm import tqdm
 
 from squidstream.backoff import Backoff
+from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
 from squidstream.topics import ensure_topics
 from streams.batch import Batch
@@ -79,7 +80,7 @@ class GroupNotEmpty(ReplayError):
 
 
 async def _delete_group(settings: Settings) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **kafka_auth(settings))
     await admin.start()
     try:
         group = settings.faust_app_id
@@ -103,7 +104,7 @@ async def drop_changelogs(settings: Settings, timeout_s: float = 60.0) -> None:
     Deleting records is refused on compacted topics, so the topics go as a whole; this
     waits until the broker no longer lists them, so the worker's create cannot race it.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **kafka_auth(settings))
     await admin.start()
     try:
         doomed = set(changelog_topics(settings)) & set(await admin.list_topics())

@@ -11,6 +11,7 @@ from aiokafka.errors import KafkaError
 from gateways.errors import BrokerUnavailable
 from gateways.events import Encoded
 from squidstream.contract import RouteName
+from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
 from squidstream.topics import TopicError, ensure_topics
 
@@ -35,6 +36,7 @@ class KafkaEmitter:
         settings = self._settings
         producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap,
+            **kafka_auth(settings),
             enable_idempotence=True,
             acks="all",
             request_timeout_ms=int(self._timeout_s * 1000),

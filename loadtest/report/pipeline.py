@@ -17,6 +17,7 @@ from pymongo import AsyncMongoClient
 
 from loadtest.brokers import delete_keys, delete_queue, delete_topic
 from loadtest.processes import Child, free_port, wait_http, wait_serving
+from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
 
 OnStart = Callable[[str, int], None]
@@ -63,7 +64,7 @@ async def drop_private(settings: Settings) -> None:
 
 async def drop_app_topics(settings: Settings) -> None:
     """The Faust app's own topics: table changelogs, the assignor's leader topic."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **kafka_auth(settings))
     await admin.start()
     try:
         mine = [t for t in await admin.list_topics() if t.startswith(f"{settings.faust_app_id}-")]

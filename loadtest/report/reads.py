@@ -24,6 +24,7 @@ from pymongo import AsyncMongoClient
 
 from loadtest.processes import ROOT
 from loadtest.report.stats import Latency, rate
+from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
 from squidstream.topics import ensure_topics
 from streams.decode import encode
@@ -58,6 +59,7 @@ async def load_events(settings: Settings, start: int, stop: int) -> None:
     await ensure_topics(settings, {settings.events_topic: settings.events_partitions})
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
+        **kafka_auth(settings),
         acks="all",
         enable_idempotence=True,
         linger_ms=5,

@@ -23,6 +23,7 @@ from typing import ClassVar, cast
 from aiokafka import AIOKafkaClient
 from aiokafka.admin import AIOKafkaAdminClient
 
+from squidstream.kafka_auth import kafka_auth
 from stack.errors import ServerError
 from stack.install import ensure_packages, require_binary
 from stack.servers.base import STACK_SOURCES, Report, Server
@@ -114,6 +115,10 @@ class Kafka(Server):
         # Regenerated on every start so a port change in the settings takes effect.
         text = server_properties(self.settings, self.bind_host, self.data_dir, self.node_id)
         self.config.parent.mkdir(parents=True, exist_ok=True)
+        if self.settings.kafka_password is not None:
+            # The SASL password is in it: readable by this user only, from the first byte.
+            self.config.touch(mode=0o600)
+            self.config.chmod(0o600)
         self.config.write_text(text, encoding="utf-8")
         (self.home / "log4j2.xml").write_text(log4j2_xml(), encoding="utf-8")
 
@@ -166,7 +171,9 @@ class Kafka(Server):
 
     async def _check_single(self) -> None:
         admin = AIOKafkaAdminClient(
-            bootstrap_servers=f"{self.settings.kafka_host}:{self.port}", request_timeout_ms=5000
+            bootstrap_servers=f"{self.settings.kafka_host}:{self.port}",
+            request_timeout_ms=5000,
+            **kafka_auth(self.settings),
         )
         await admin.start()
         try:
@@ -178,7 +185,9 @@ class Kafka(Server):
         # bootstrap() asks this very broker for metadata (an admin call may go to any node),
         # and a broker lists itself only once the controllers have unfenced it.
         client = AIOKafkaClient(
-            bootstrap_servers=f"{self.settings.kafka_host}:{self.port}", request_timeout_ms=5000
+            bootstrap_servers=f"{self.settings.kafka_host}:{self.port}",
+            request_timeout_ms=5000,
+            **kafka_auth(self.settings),
         )
         try:
             await client.bootstrap()

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from squidstream.settings import Settings
+from stack.errors import StackError
+
+# What the properties file and a quoted JAAS option take without escaping (a properties file
+# escapes with \\, a JAAS value ends at "): the local stack's Kafka user and password.
+JAAS_USER = re.compile(r"[A-Za-z0-9._-]{1,64}")
+JAAS_PASSWORD = re.compile(r"[ !#-\[\]-~]{1,128}")
 
 
 def broker_ports(settings: Settings, node_id: int) -> tuple[int, int]:
@@ -48,6 +55,44 @@ def _failover(brokers: int) -> dict[str, str]:
     return {"broker.session.timeout.ms": "4000", "broker.heartbeat.interval.ms": "1000"}
 
 
+def client_listener(settings: Settings) -> str:
+    """The client (and inter-broker) listener's name: PLAINTEXT, or SASL_PLAINTEXT with PLAIN.
+
+    The local stack makes no certificates and no SCRAM users, so it refuses the rest.
+    """
+    protocol, mechanism = settings.kafka_security_protocol, settings.kafka_sasl_mechanism
+    if protocol == "PLAINTEXT" or (protocol, mechanism) == ("SASL_PLAINTEXT", "PLAIN"):
+        return protocol
+    raise StackError(
+        "the local stack runs Kafka with SQUID_KAFKA_SECURITY_PROTOCOL PLAINTEXT or"
+        f" SASL_PLAINTEXT (mechanism PLAIN) only, not {protocol}"
+        + (f" with {mechanism}" if protocol != "SSL" else "")
+        + "; point the settings at a broker of your own for SSL, SASL_SSL or SCRAM"
+    )
+
+
+def _sasl(settings: Settings, listener: str) -> dict[str, str]:
+    """PLAIN on the client listener; the brokers speak it to each other as the same user."""
+    if listener == "PLAINTEXT":
+        return {}
+    user = settings.kafka_username
+    secret = settings.kafka_password.get_secret_value() if settings.kafka_password else ""
+    if not JAAS_USER.fullmatch(user) or not JAAS_PASSWORD.fullmatch(secret):
+        raise StackError(
+            "the local stack's Kafka takes a SQUID_KAFKA_USERNAME of letters, digits, . _ -"
+            ' and a SQUID_KAFKA_PASSWORD of printable ASCII without \\ or " (1..128)'
+        )
+    jaas = (
+        "org.apache.kafka.common.security.plain.PlainLoginModule required"
+        f' username="{user}" password="{secret}" user_{user}="{secret}";'
+    )
+    return {
+        "sasl.enabled.mechanisms": "PLAIN",
+        "sasl.mechanism.inter.broker.protocol": "PLAIN",
+        f"listener.name.{listener.lower()}.plain.sasl.jaas.config": jaas,
+    }
+
+
 def server_properties(settings: Settings, host: str, log_dir: Path, node_id: int = 0) -> str:
     """A broker+controller node with a static quorum of every node, sized for 2 cores.
 
@@ -56,15 +101,18 @@ def server_properties(settings: Settings, host: str, log_dir: Path, node_id: int
     port, controller_port = broker_ports(settings, node_id)
     brokers = settings.kafka_brokers if node_id else 1
     broker, controller = f"{host}:{port}", f"{host}:{controller_port}"
+    # The controllers talk PLAINTEXT on loopback whatever the clients' listener speaks.
+    client = client_listener(settings)
     lines = {
         "process.roles": "broker,controller",
         "node.id": str(max(node_id, 1)),
         "controller.quorum.voters": _voters(settings, host, node_id),
-        "listeners": f"PLAINTEXT://{broker},CONTROLLER://{controller}",
-        "advertised.listeners": f"PLAINTEXT://{broker}",
+        "listeners": f"{client}://{broker},CONTROLLER://{controller}",
+        "advertised.listeners": f"{client}://{broker}",
         "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": client,
+        "listener.security.protocol.map": f"{client}:{client},CONTROLLER:PLAINTEXT",
+        **_sasl(settings, client),
         "log.dirs": str(log_dir),
         # Topics are created explicitly (squidstream.topics.ensure_topics), never by a typo.
         "auto.create.topics.enable": "false",

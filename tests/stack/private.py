@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from squidstream.settings import Settings
 from stack import manager
@@ -38,10 +39,14 @@ def _kafka_ports(brokers: int) -> tuple[int, int]:
             return trial.kafka_port, trial.kafka_controller_port
 
 
-def private_settings(root: Path, kafka_brokers: int = 1) -> Settings:
-    """Settings with every server port moved to a free one, under root."""
+def private_settings(
+    root: Path, kafka_brokers: int = 1, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Settings with every server port moved to a free one, under root; then `overrides`
+    (other settings, validated with the rest: Kafka credentials, say)."""
     kafka_port, controller_port = _kafka_ports(kafka_brokers)
     return Settings(
+        **(overrides or {}),
         data_dir=root,
         redis_port=free_port(),
         sql_port=free_port(),
@@ -103,15 +108,18 @@ def _off_the_loop(call: Callable[[], object]) -> None:
 
 @contextmanager
 def private_stack(
-    only: Sequence[str], kafka_brokers: int = 1, start: bool = True
+    only: Sequence[str],
+    kafka_brokers: int = 1,
+    start: bool = True,
+    overrides: Mapping[str, Any] | None = None,
 ) -> Iterator[Settings]:
-    """Settings of a stack of these servers only, started (unless start=False), always
-    stopped and deleted afterwards."""
+    """Settings of a stack of these servers only (with `overrides`, see private_settings),
+    started (unless start=False), always stopped and deleted afterwards."""
     reap_orphans()
     root = Path(tempfile.mkdtemp(prefix=PREFIX))
     root.chmod(0o755)  # RabbitMQ runs as the rabbitmq user and must enter it
     (root / OWNER_FILE).write_text(f"{os.getpid()}\n", encoding="ascii")
-    settings = private_settings(root, kafka_brokers)
+    settings = private_settings(root, kafka_brokers, overrides)
     try:
         _link_built_artefacts(root)
         if start:

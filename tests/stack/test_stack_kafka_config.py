@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from squidstream.settings import Settings
 from stack import manager
 from stack.errors import StackError
-from stack.servers.kafka import MAX_BROKERS
+from stack.servers.kafka import MAX_BROKERS, Kafka
 from stack.servers.kafka_config import broker_ports, log4j2_xml, server_properties
 
 
@@ -91,3 +92,84 @@ def test_a_broker_name_the_settings_do_not_run_is_refused_with_the_setting_to_ch
         manager.make_servers(Settings(), ["kafka-2"])
     with pytest.raises(StackError, match="kafka_brokers=3"):
         manager.make_servers(Settings(kafka_brokers=3), ["kafka-4"])
+
+
+def _sasl_settings(**extra: object) -> Settings:
+    values: dict[str, object] = {
+        "kafka_security_protocol": "SASL_PLAINTEXT",
+        "kafka_username": "squid",
+        "kafka_password": "local-secret",
+    }
+    return Settings(**{**values, **extra})  # type: ignore[arg-type]
+
+
+def test_a_sasl_setting_gives_the_clients_and_brokers_a_plain_sasl_listener() -> None:
+    settings = _sasl_settings(kafka_port=19092, kafka_controller_port=19093)
+    props = _parse(server_properties(settings, "127.0.0.1", Path("/d")))
+    assert props["listeners"] == "SASL_PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
+    assert props["advertised.listeners"] == "SASL_PLAINTEXT://127.0.0.1:19092"
+    assert props["inter.broker.listener.name"] == "SASL_PLAINTEXT"
+    assert props["sasl.enabled.mechanisms"] == "PLAIN"
+    assert props["sasl.mechanism.inter.broker.protocol"] == "PLAIN"
+    jaas = props["listener.name.sasl_plaintext.plain.sasl.jaas.config"]
+    assert jaas.startswith("org.apache.kafka.common.security.plain.PlainLoginModule required ")
+    assert 'username="squid" password="local-secret" user_squid="local-secret";' in jaas
+
+
+def test_the_controller_listener_stays_plaintext_on_loopback_with_sasl() -> None:
+    props = _parse(server_properties(_sasl_settings(), "127.0.0.1", Path("/d")))
+    assert props["controller.listener.names"] == "CONTROLLER"
+    assert props["listener.security.protocol.map"] == (
+        "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT"
+    )
+    assert props["controller.quorum.voters"] == "1@127.0.0.1:9093"
+
+
+def test_every_cluster_node_gets_the_sasl_listener_on_its_own_port() -> None:
+    settings = _sasl_settings(kafka_brokers=3)
+    props = _parse(server_properties(settings, "127.0.0.1", Path("/d/kafka-3"), node_id=3))
+    assert props["listeners"] == "SASL_PLAINTEXT://127.0.0.1:9392,CONTROLLER://127.0.0.1:9393"
+    assert props["inter.broker.listener.name"] == "SASL_PLAINTEXT"
+
+
+def test_plaintext_settings_give_no_sasl_keys() -> None:
+    props = _parse(server_properties(Settings(), "127.0.0.1", Path("/d")))
+    assert not [key for key in props if "sasl" in key]
+    assert props["inter.broker.listener.name"] == "PLAINTEXT"
+    assert props["listener.security.protocol.map"] == "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (lambda: _sasl_settings(kafka_sasl_mechanism="SCRAM-SHA-256"), "not SASL_PLAINTEXT with"),
+        (lambda: Settings(kafka_security_protocol="SSL"), "not SSL;"),
+        (
+            lambda: Settings(
+                kafka_security_protocol="SASL_SSL",
+                kafka_username="squid",
+                kafka_password="secret",
+            ),
+            "not SASL_SSL with PLAIN",
+        ),
+        (lambda: _sasl_settings(kafka_password='with"quote'), "SQUID_KAFKA_PASSWORD of printable"),
+        (lambda: _sasl_settings(kafka_password="back\\slash"), "SQUID_KAFKA_PASSWORD"),
+        (lambda: _sasl_settings(kafka_username="a b"), "SQUID_KAFKA_USERNAME of letters"),
+    ],
+    ids=["scram", "ssl", "sasl-ssl", "quote", "backslash", "space-in-user"],
+)
+def test_what_the_local_broker_cannot_run_is_refused_naming_the_setting(
+    settings: Callable[[], Settings], message: str
+) -> None:
+    with pytest.raises(StackError, match=message):
+        server_properties(settings(), "127.0.0.1", Path("/d"))
+
+
+def test_the_config_holding_the_sasl_password_is_readable_by_its_owner_only(
+    tmp_path: Path,
+) -> None:
+    [kafka] = manager.make_servers(_sasl_settings(data_dir=tmp_path), ["kafka"])
+    assert isinstance(kafka, Kafka)
+    kafka._write_config()
+    assert kafka.config.stat().st_mode & 0o777 == 0o600
+    assert "local-secret" in kafka.config.read_text(encoding="utf-8")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
+from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
 from squidstream.topics import WORKERS_ANNOUNCE_TTL_S, workers_topic
 
@@ -134,6 +135,7 @@ class RegistryFollower:
     async def _follow(self, stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap,
+            **kafka_auth(self.settings),
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
