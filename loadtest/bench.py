@@ -15,6 +15,7 @@ from loadtest.brokers import delete_keys, delete_queue, delete_topic
 from loadtest.processes import Child, free_port, wait_serving
 from loadtest.traffic import load
 from proto import game_pb2
+from squidstream.grpc_client import gateway_channel
 from squidstream.settings import Settings
 
 PLAY = "/squidstream.v1.GameGateway/Play"
@@ -169,7 +170,7 @@ async def bench_route(route: str, settings: Settings, options: BenchOptions) -> 
     target = f"{settings.gateway_host}:{port}"
     try:
         await wait_serving(child, target)
-        async with grpc.aio.insecure_channel(target) as channel:
+        async with gateway_channel(settings, target) as channel:
             await measure_unary(
                 channel, route, 200, 50
             )  # warm-up: connections, caches, topic metadata

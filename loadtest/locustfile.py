@@ -27,6 +27,7 @@ from locust.env import Environment  # noqa: E402
 from loadtest.traffic import DEFAULT_TRAFFIC, GameSpec, load  # noqa: E402
 from proto import game_pb2  # noqa: E402
 from squidstream import auth  # noqa: E402
+from squidstream.grpc_client import gateway_channel_sync  # noqa: E402
 from squidstream.settings import get_settings  # noqa: E402
 
 ROUTES = ("kafka", "rabbitmq")
@@ -108,7 +109,10 @@ class GatewayUser(User):
         assert options is not None, "Locust parses options before users start"
         self.batch = max(1, options.grpc_batch)
         targets = {"kafka": options.gateway_kafka, "rabbitmq": options.gateway_rabbitmq}
-        self.channels = {route: grpc.insecure_channel(target) for route, target in targets.items()}
+        settings = get_settings()
+        self.channels = {
+            route: gateway_channel_sync(settings, target) for route, target in targets.items()
+        }
         self.play_calls = {
             route: channel.unary_unary(
                 "/squidstream.v1.GameGateway/Play",

@@ -28,6 +28,7 @@ from loadtest.bench import PLAY, PLAY_STREAM
 from loadtest.report.stats import Latency, percentile, rate
 from loadtest.traffic import load
 from proto import game_pb2
+from squidstream.grpc_client import gateway_channel
 from squidstream.settings import Settings
 
 TICK_S = 0.05
@@ -225,7 +226,7 @@ async def measure_point(
         for store in STORES
     ]
     try:
-        async with grpc.aio.insecure_channel(target) as channel:
+        async with gateway_channel(settings, target) as channel:
             started = time.perf_counter()
             accepted, _ = await asyncio.gather(
                 _offer(channel, per_s, seconds), _probe(channel, probes, seconds)

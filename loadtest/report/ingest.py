@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import grpc
-
 from loadtest.bench import (
     Measured,
     bench_name,
@@ -21,6 +19,7 @@ from loadtest.bench import (
 )
 from loadtest.processes import Child, free_port, wait_serving
 from loadtest.report.stats import Latency, rate
+from squidstream.grpc_client import gateway_channel
 from squidstream.settings import Settings
 
 ROUTES = ("kafka", "rabbitmq")
@@ -79,7 +78,7 @@ async def ingest_route(
     points: list[IngestPoint] = []
     try:
         await wait_serving(child, target)
-        async with grpc.aio.insecure_channel(target) as channel:
+        async with gateway_channel(settings, target) as channel:
             await measure_unary(channel, route, 100, 20)  # warm-up: connections, topic metadata
             for concurrency in plan.unary_concurrency:
                 measured = await measure_unary(channel, route, plan.unary_calls, concurrency)

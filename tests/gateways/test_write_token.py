@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -21,9 +22,11 @@ from gateways.ingress import create_app
 from gateways.reservations.memory import MemoryReservations, MemoryStore
 from gateways.routing import RouteWeights
 from gateways.server import GatewayServer
+from loadtest.bench import measure_stream, measure_unary
 from loadtest.processes import free_port
 from proto import game_pb2, game_pb2_grpc
 from squidstream.auth import grpc_metadata, http_headers
+from squidstream.grpc_client import gateway_channel, gateway_channel_sync
 from squidstream.settings import Settings
 
 TOKEN = SecretStr("write-token-for-tests-0123")
@@ -203,3 +206,43 @@ def test_a_gateway_on_every_interface_without_a_token_exits_non_zero() -> None:
     done = _run_cli("gateway", "kafka", "--port", str(free_port()), SQUID_GATEWAY_HOST="0.0.0.0")
     assert done.returncode == 2
     assert "SQUID_WRITE_TOKEN" in done.stderr
+
+
+@pytest.mark.asyncio
+async def test_the_benchmark_clients_pass_the_token_on_unary_calls_and_streams(
+    guarded: Guarded,
+) -> None:
+    target = f"127.0.0.1:{guarded.server.port}"
+    async with gateway_channel(Settings(write_token=TOKEN), target) as channel:
+        unary = await measure_unary(channel, "kafka", 20, 4)
+        stream = await measure_stream(channel, "kafka", 30, 10, 2)
+    assert (unary.accepted, unary.failed) == (20, 0)
+    assert (stream.accepted, stream.failed) == (30, 0)
+    assert len(guarded.emitter.raw) == 50
+    async with gateway_channel(Settings(), target) as channel:  # no token: all refused
+        refused = await measure_unary(channel, "kafka", 5, 1)
+    assert (refused.accepted, refused.failed) == (0, 5)
+    assert len(guarded.emitter.raw) == 50
+
+
+@pytest.mark.asyncio
+async def test_the_locust_gateway_channel_passes_the_token(guarded: Guarded) -> None:
+    """Locust's gevent users use a blocking channel: the same token on every call."""
+    target = f"127.0.0.1:{guarded.server.port}"
+    replies = await asyncio.to_thread(_play_blocking, target)  # the gateway serves meanwhile
+    assert replies == ["ok", "UNAUTHENTICATED"]
+
+
+def _play_blocking(target: str) -> list[str]:
+    answers: list[str] = []
+    for settings in (Settings(write_token=TOKEN), Settings()):
+        channel = gateway_channel_sync(settings, target)
+        stub = game_pb2_grpc.GameGatewayStub(channel)
+        try:
+            stub.Play(_request(f"sync-{len(answers)}"), timeout=10)
+            answers.append("ok")
+        except grpc.RpcError as exc:
+            answers.append(exc.code().name)
+        finally:
+            channel.close()
+    return answers
