@@ -169,7 +169,7 @@ async def bench_route(route: str, settings: Settings, options: BenchOptions) -> 
     child = start_gateway(route, name, port, options, settings)
     target = f"{settings.gateway_host}:{port}"
     try:
-        await wait_serving(child, target)
+        await wait_serving(child, target, settings=settings)
         async with gateway_channel(settings, target) as channel:
             await measure_unary(
                 channel, route, 200, 50

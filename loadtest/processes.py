@@ -16,6 +16,9 @@ from typing import Final
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from squidstream.grpc_client import gateway_channel
+from squidstream.settings import Settings
+
 ROOT: Final = Path(__file__).resolve().parent.parent
 
 
@@ -76,10 +79,18 @@ class Child:
         return self.process.returncode
 
 
-async def wait_serving(child: Child, target: str, timeout_s: float = 60.0) -> None:
-    """Wait until the gateway at `target` reports SERVING through gRPC health checking."""
+async def wait_serving(
+    child: Child, target: str, timeout_s: float = 60.0, settings: Settings | None = None
+) -> None:
+    """Wait until the gateway at `target` reports SERVING through gRPC health checking.
+
+    With `settings`, over TLS if they say the gateways use it (health needs no token).
+    """
     deadline = time.monotonic() + timeout_s
-    async with grpc.aio.insecure_channel(target) as channel:
+    channel = (
+        grpc.aio.insecure_channel(target) if settings is None else gateway_channel(settings, target)
+    )
+    async with channel:
         health = health_pb2_grpc.HealthStub(channel)
         while True:
             child.check_alive()

@@ -28,6 +28,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from squidstream.settings import Settings, get_settings
+from squidstream.tls import http_scheme
 
 READY_TIMEOUT_S = 120.0
 SCRAPE_TIMEOUT_S = 2.0
@@ -180,8 +181,8 @@ def pipeline(
         )
         for i, port in enumerate(web_ports)
     ]
-    ingress = f"http://{settings.ingress_host}:{settings.ingress_port}"
-    views = f"http://{settings.views_host}:{settings.views_port}"
+    ingress = f"{http_scheme(settings)}://{settings.ingress_host}:{settings.ingress_port}"
+    views = f"{http_scheme(settings)}://{settings.views_host}:{settings.views_port}"
     children += [
         Child(
             "ingress",
@@ -383,7 +384,9 @@ def metrics_urls(settings: Settings, workers: int, with_views: bool = True) -> l
         for i in range(workers)
     ]
     if with_views:
-        urls.append(f"http://{settings.views_host}:{settings.views_port}/metrics")
+        urls.append(
+            f"{http_scheme(settings)}://{settings.views_host}:{settings.views_port}/metrics"
+        )
     return urls
 
 
@@ -406,8 +409,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         with running(children, log_dir):
             _print_table(children)
-            print(f"\ndashboard: http://{settings.views_host}:{settings.views_port}/")
-            ingress = f"http://{settings.ingress_host}:{settings.ingress_port}/metrics"
+            scheme = http_scheme(settings)
+            print(f"\ndashboard: {scheme}://{settings.views_host}:{settings.views_port}/")
+            ingress = f"{scheme}://{settings.ingress_host}:{settings.ingress_port}/metrics"
             print("metrics (Prometheus, docs/metrics.md):", *urls, ingress, sep="\n  ")
             print(flush=True)
             if args.flood_time != "0":
@@ -441,7 +445,7 @@ def _flood_args(args: argparse.Namespace, settings: Settings, log_dir: Path) -> 
         "--html",
         str(log_dir / "run-flood.html"),
         "--host",
-        f"http://{settings.ingress_host}:{settings.ingress_port}",
+        f"{http_scheme(settings)}://{settings.ingress_host}:{settings.ingress_port}",
         "--users",
         str(args.users),
         "--spawn-rate",

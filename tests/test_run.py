@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from squidstream.run import RESTART_LIMIT, Child, RunError, pipeline
+from squidstream.run import RESTART_LIMIT, Child, RunError, metrics_urls, pipeline
 from squidstream.settings import Settings
 
 
@@ -56,3 +56,18 @@ def test_a_child_that_exits_is_restarted_until_the_limit(tmp_path: Path) -> None
     code = child.process.wait(timeout=30)
     with pytest.raises(RunError, match=f"code 70 after {RESTART_LIMIT} restarts"):
         child.restart(code)
+
+
+def test_with_a_certificate_the_ingress_and_views_are_shown_and_scraped_over_https(
+    tmp_path: Path,
+) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text("certificate\n")
+    key.write_text("key\n")
+    settings = Settings(tls_cert_file=cert, tls_key_file=key)
+    children = {child.name: child for child in pipeline(settings, workers=1, weights=(1, 1))}
+    assert children["ingress"].where.startswith("https://")
+    assert children["views"].where.startswith("https://")
+    assert children["worker-1"].where.startswith("http://")  # Faust's web server: plain
+    assert metrics_urls(settings, 1)[-1].startswith("https://")
+    assert all(url.startswith("http://") for url in metrics_urls(Settings(), 1))

@@ -77,7 +77,7 @@ async def ingest_route(
     target = f"{settings.gateway_host}:{port}"
     points: list[IngestPoint] = []
     try:
-        await wait_serving(child, target)
+        await wait_serving(child, target, settings=settings)
         async with gateway_channel(settings, target) as channel:
             await measure_unary(channel, route, 100, 20)  # warm-up: connections, topic metadata
             for concurrency in plan.unary_concurrency:

@@ -117,7 +117,7 @@ class Processes:
         port = free_port()
         child = self._start(f"gateway-{route}", ["gateway", route, "--port", str(port)])
         target = f"{self.settings.gateway_host}:{port}"
-        await wait_serving(child, target)
+        await wait_serving(child, target, settings=self.settings)
         self.gateways[route] = target
         return target
 
