@@ -148,9 +148,7 @@ def create_app(settings: Settings, weights: RouteWeights | None = None) -> FastA
                 target,
                 window_s=settings.ingress_batch_window_ms / 1000,
                 max_batch=settings.ingress_batch_max,
-                # A gateway may wait a broker timeout on a pending retry, then publish for
-                # another: the deadline covers both, so such a retry is not cut off.
-                timeout_s=2 * settings.broker_timeout_s + 1.0,
+                timeout_s=settings.ingress_call_timeout_s,
                 metadata=grpc_metadata(settings.write_token),
                 credentials=credentials,
             )

@@ -315,6 +315,17 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _deadline_outlasts_a_retry(self) -> Settings:
+        if self.gateway_call_deadline_s <= self.ingress_call_timeout_s:
+            raise ValueError(
+                f"SQUID_GATEWAY_CALL_DEADLINE_S={self.gateway_call_deadline_s:g} must exceed the"
+                f" ingress's call timeout ({self.ingress_call_timeout_s:g} s: twice"
+                " SQUID_BROKER_TIMEOUT_S plus 1), or a gateway would cut off a retry the ingress"
+                " still waits for"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _kafka_auth_consistent(self) -> Settings:
         protocol = self.kafka_security_protocol
         sasl = protocol in KAFKA_SASL_PROTOCOLS
@@ -346,6 +357,12 @@ class Settings(BaseSettings):
             text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
             env[f"SQUID_{name.upper()}"] = text
         return env
+
+    @property
+    def ingress_call_timeout_s(self) -> float:
+        """How long the ingress waits for a gateway's answer: a gateway may wait a broker
+        timeout on a pending retry, then publish for another, so the timeout covers both."""
+        return 2 * self.broker_timeout_s + 1.0
 
     @property
     def kafka_bootstrap(self) -> str:

@@ -43,3 +43,14 @@ def test_secrets_do_not_leak_into_the_repr() -> None:
     settings = Settings(rabbitmq_password="hunter2")
     assert "hunter2" not in repr(settings)
     assert "hunter2" in settings.rabbitmq_url
+
+
+def test_a_gateway_deadline_shorter_than_the_ingress_timeout_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().ingress_call_timeout_s == 11.0  # 2 x the 5 s broker timeout, plus 1
+    monkeypatch.setenv("SQUID_GATEWAY_CALL_DEADLINE_S", "10")
+    with pytest.raises(SettingsError, match="SQUID_GATEWAY_CALL_DEADLINE_S"):
+        load_settings()
+    monkeypatch.setenv("SQUID_BROKER_TIMEOUT_S", "4")  # now 9 s: a 10 s deadline outlasts it
+    assert load_settings().gateway_call_deadline_s == 10.0

@@ -91,7 +91,7 @@ async def test_a_call_beyond_the_concurrency_cap_is_resource_exhausted() -> None
 @pytest.mark.asyncio
 async def test_a_play_that_outlasts_the_server_deadline_is_deadline_exceeded() -> None:
     emitter = HeldEmitter()  # never released: the broker never confirms
-    server = await _serve(Settings(gateway_call_deadline_s=0.2), emitter)
+    server = await _serve(Settings(gateway_call_deadline_s=1.2, broker_timeout_s=0.05), emitter)
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
             stub = game_pb2_grpc.GameGatewayStub(channel)
@@ -105,7 +105,9 @@ async def test_a_play_that_outlasts_the_server_deadline_is_deadline_exceeded() -
 
 @pytest.mark.asyncio
 async def test_an_idle_stream_is_ended_at_the_server_deadline() -> None:
-    server = await _serve(Settings(gateway_call_deadline_s=0.2), MemoryEmitter("kafka"))
+    server = await _serve(
+        Settings(gateway_call_deadline_s=1.2, broker_timeout_s=0.05), MemoryEmitter("kafka")
+    )
     never = asyncio.Event()
 
     async def silent() -> AsyncIterator[game_pb2.PlayBatch]:
