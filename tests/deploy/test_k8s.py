@@ -177,10 +177,27 @@ def test_every_squid_variable_is_a_setting() -> None:
     assert all(name.startswith("SQUID_") for name in _config())
 
 
-def test_config_values_are_valid_settings() -> None:
+def test_config_values_with_the_secrets_keys_are_valid_settings() -> None:
     fields = {name.removeprefix("SQUID_").lower(): value for name, value in _config().items()}
-    settings = Settings.model_validate(fields)
+    # The Kafka user and password come from the Secret: SASL_SSL is refused without them.
+    secret = {"kafka_username": "squidstream", "kafka_password": "from-the-secret"}
+    settings = Settings.model_validate(fields | secret)
     assert settings.sql_server == "tidb"
+    assert (settings.kafka_security_protocol, settings.kafka_sasl_mechanism) == (
+        "SASL_SSL",
+        "SCRAM-SHA-512",
+    )
+
+
+def test_every_container_reads_the_kafka_credentials_from_the_secret() -> None:
+    for workload, container in _containers():
+        refs = {
+            env["name"]: env["valueFrom"]["secretKeyRef"]
+            for env in container.get("env", [])
+            if "valueFrom" in env
+        }
+        for name in ("SQUID_KAFKA_USERNAME", "SQUID_KAFKA_PASSWORD"):
+            assert refs.get(name) == {"name": "squidstream-credentials", "key": name}, workload
 
 
 def test_credentials_come_only_from_the_secret_which_is_not_committed() -> None:
