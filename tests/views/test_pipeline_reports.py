@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 
@@ -103,8 +105,15 @@ async def test_the_faust_tables_of_the_worker_sum_to_the_flood(
     flooded: tuple[httpx.AsyncClient, list[SeedGame]],
 ) -> None:
     api, games = flooded
-
-    body = (await api.get("/api/tables")).json()
+    # The fixture waited for the stores; the tables follow them within a table flush
+    # (streams.projection_agent.TABLE_FLUSH_S), so they are read until they hold every game.
+    deadline = time.monotonic() + 30
+    while True:
+        body = (await api.get("/api/tables")).json()
+        counted = sum(body["tables"]["route_counts"].values())
+        if counted >= len(games) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.25)
 
     assert [w["ok"] for w in body["workers"]] == [True]
     assert body["tables"]["route_counts"] == dict(Counter(g.route for g in games))
