@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from squidstream.settings import Settings
-from stack import manager
+from stack import manager, process
 from stack.ports import port_free
 from stack.servers.kafka_config import broker_ports
 from tests.helpers import free_port
@@ -79,7 +79,7 @@ def reap_orphans(parent: Path | None = None) -> list[Path]:
             pid = int(owner.read_text(encoding="ascii"))
         except (OSError, ValueError):
             continue
-        if _alive(pid):
+        if process.start_ticks(pid) is not None:  # alive (a zombie counts as gone)
             continue
         root = owner.parent
         orphan = Settings(data_dir=root)
@@ -87,16 +87,6 @@ def reap_orphans(parent: Path | None = None) -> list[Path]:
         shutil.rmtree(root, ignore_errors=True)
         reaped.append(root)
     return reaped
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _off_the_loop(call: Callable[[], object]) -> None:
