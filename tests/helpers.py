@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import aiomysql
@@ -81,3 +83,16 @@ async def worker_pages(workers: Sequence[Settings]) -> list[dict[str, Any]]:
             except (httpx.HTTPError, ValueError):
                 continue
     return pages
+
+
+def self_signed(folder: Path, common_name: str, *extensions: str) -> tuple[Path, Path]:
+    """A self-signed EC certificate and its key in `folder`, made with the openssl CLI;
+    `extensions` are `-addext` values (a subjectAltName, say)."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    argv = ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+    argv += ["-nodes", "-days", "2", "-subj", f"/CN={common_name}"]
+    argv += ["-keyout", str(key), "-out", str(cert)]
+    for extension in extensions:
+        argv += ["-addext", extension]
+    subprocess.run(argv, check=True, capture_output=True)
+    return cert, key

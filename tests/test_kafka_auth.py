@@ -4,7 +4,6 @@ aiokafka client takes gives each protocol's keyword arguments, which aiokafka ac
 from __future__ import annotations
 
 import ssl
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings, SettingsError, load_settings
+from tests.helpers import self_signed
 
 SECRET = 's3cr3t p@ss"word'
 
@@ -20,15 +20,7 @@ SECRET = 's3cr3t p@ss"word'
 @pytest.fixture(scope="module")
 def ca_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A self-signed certificate, made with the openssl CLI, to trust as the CA."""
-    folder = tmp_path_factory.mktemp("kafka-tls")
-    cert, key = folder / "ca.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-days", "2", "-subj", "/CN=squid-kafka-test-ca", "-keyout", str(key),
-         "-out", str(cert)],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
+    cert, _ = self_signed(tmp_path_factory.mktemp("kafka-tls"), "squid-kafka-test-ca")
     return cert
 
 

@@ -25,7 +25,7 @@ from gateways.routing import RouteWeights
 from gateways.server import GatewayServer
 from proto import game_pb2, game_pb2_grpc
 from squidstream.settings import Settings
-from tests.helpers import free_port
+from tests.helpers import free_port, self_signed
 
 SQUIDSTREAM = Path(sys.executable).with_name("squidstream")
 START_BOUND_S = 60.0
@@ -44,14 +44,7 @@ class Certificate:
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
     """A self-signed certificate for localhost and 127.0.0.1, made with the openssl CLI."""
     folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert),
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
+    cert, key = self_signed(folder, "localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1")
     return Certificate(cert, key)
 
 
