@@ -12,7 +12,6 @@ FROM python:3.11.7-slim-bookworm
 WORKDIR /src
 COPY constraints.txt pyproject.toml README.md ./
 COPY squidstream squidstream
-COPY proto proto
 COPY gateways gateways
 COPY streams streams
 COPY views views

@@ -44,16 +44,16 @@ views/node_modules/.installed: views/package.json views/package-lock.json | $(VE
 
 npm: views/node_modules/.installed ## Front-end packages of the dashboard
 
-proto: venv ## Regenerate the Python modules of proto/game.proto
-	PATH=$(BIN):$$PATH $(PY) -m proto.generate
+proto: venv ## Regenerate squidstream/proto/ from proto/game.proto
+	PATH=$(BIN):$$PATH $(PY) -m squidstream.proto.generate
 
 proto-check: venv ## Fail when the generated modules are stale
-	PATH=$(BIN):$$PATH $(PY) -m proto.generate --check
+	PATH=$(BIN):$$PATH $(PY) -m squidstream.proto.generate --check
 
 lint: venv ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy squidstream stack gateways streams views loadtest proto tests
+	$(BIN)/mypy squidstream stack gateways streams views loadtest tests
 
 format: venv ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from gateways.errors import InvalidRequest
 from gateways.rules import game_name, pick_winner, rng_for
-from proto import game_pb2
 from squidstream.contract import (
     ROUTE_NAMES,
     ROUTES,
@@ -23,6 +22,7 @@ from squidstream.contract import (
     players_problem,
     request_id_problem,
 )
+from squidstream.proto import game_pb2
 
 
 @dataclass(frozen=True, slots=True)

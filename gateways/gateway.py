@@ -25,8 +25,8 @@ from gateways.errors import (
 from gateways.events import Encoded, ValidRequest, play, validate
 from gateways.metrics import GatewayMetrics
 from gateways.reservations import Claim, Held, Reservations, Verdict
-from proto import game_pb2
 from squidstream.contract import occurred_at_problem
+from squidstream.proto import game_pb2
 
 log = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ from gateways.events import route_name
 from gateways.http_limits import BodyLimitMiddleware, LoadSheddingMiddleware
 from gateways.metrics import IngressMetrics, IngressMetricsMiddleware
 from gateways.routing import RouteClient, RouteFailed, RouteWeights
-from proto import game_pb2
 from squidstream.auth import grpc_metadata
 from squidstream.contract import REQUEST_ID_MAX_CHARS, RouteName, request_id_problem
 from squidstream.grpc_client import channel_credentials
 from squidstream.http_auth import BearerTokenMiddleware
+from squidstream.proto import game_pb2
 from squidstream.settings import Settings, load_settings
 
 INT32_MAX: Final = 2**31 - 1

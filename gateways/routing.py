@@ -12,8 +12,8 @@ from typing import Final
 import grpc
 
 from gateways.errors import GatewayError
-from proto import game_pb2
 from squidstream.contract import ROUTES, RouteName
+from squidstream.proto import game_pb2
 
 PLAY_STREAM: Final = "/squidstream.v1.GameGateway/PlayStream"
 # gRPC's reconnect backoff grows to 120 s by default: a gateway back after a restart would

@@ -17,7 +17,7 @@ from gateways.errors import (
     Unavailable,
 )
 from gateways.gateway import Gateway, Outcome
-from proto import game_pb2
+from squidstream.proto import game_pb2
 
 SERVICE_NAME: Final = "squidstream.v1.GameGateway"
 # Batches of one stream played concurrently: reading the next one while the broker acks this one.

@@ -14,8 +14,8 @@ import grpc
 from loadtest.brokers import delete_keys, delete_queue, delete_topic
 from loadtest.processes import Child, free_port, wait_serving
 from loadtest.traffic import load
-from proto import game_pb2
 from squidstream.grpc_client import gateway_channel
+from squidstream.proto import game_pb2
 from squidstream.settings import Settings
 
 PLAY = "/squidstream.v1.GameGateway/Play"

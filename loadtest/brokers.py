@@ -11,8 +11,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import UnknownTopicOrPartitionError
 
-from proto import game_pb2
 from squidstream.kafka_auth import kafka_auth
+from squidstream.proto import game_pb2
 from squidstream.settings import Settings
 
 

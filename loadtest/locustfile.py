@@ -25,9 +25,9 @@ from locust import FastHttpUser, User, constant, events, task  # noqa: E402
 from locust.env import Environment  # noqa: E402
 
 from loadtest.traffic import DEFAULT_TRAFFIC, GameSpec, load  # noqa: E402
-from proto import game_pb2  # noqa: E402
 from squidstream import auth  # noqa: E402
 from squidstream.grpc_client import gateway_channel_sync  # noqa: E402
+from squidstream.proto import game_pb2  # noqa: E402
 from squidstream.settings import get_settings  # noqa: E402
 
 ROUTES = ("kafka", "rabbitmq")

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from proto import game_pb2
+from squidstream.proto import game_pb2
 
 GAMES: Final[dict[int, str]] = {
     1: "Random",

@@ -7,8 +7,8 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
-from proto import game_pb2
 from squidstream.contract import GAMES, ROUTE_NAMES, ROUTES, encoded_problem, event_problem
+from squidstream.proto import game_pb2
 
 # Re-exported for the streams package; squidstream.contract owns them.
 GAME_NAMES = GAMES

@@ -23,7 +23,7 @@ from gateways.ingress import create_app
 from gateways.reservations.memory import MemoryReservations
 from gateways.routing import RouteWeights
 from gateways.server import GatewayServer
-from proto import game_pb2, game_pb2_grpc
+from squidstream.proto import game_pb2, game_pb2_grpc
 from squidstream.settings import Settings
 from tests.helpers import free_port, self_signed
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from gateways.errors import BrokerUnavailable
 from gateways.events import Encoded
-from proto import game_pb2
 from squidstream.contract import RouteName
+from squidstream.proto import game_pb2
 
 
 class MemoryEmitter:

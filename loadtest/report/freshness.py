@@ -27,8 +27,8 @@ from pymongo import AsyncMongoClient
 from loadtest.bench import PLAY, PLAY_STREAM
 from loadtest.report.stats import Latency, percentile, rate
 from loadtest.traffic import load
-from proto import game_pb2
 from squidstream.grpc_client import gateway_channel
+from squidstream.proto import game_pb2
 from squidstream.settings import Settings
 
 TICK_S = 0.05

@@ -39,20 +39,20 @@ def _floor(requirement: Requirement) -> Version:
 
 
 def _generated_protobuf_version() -> Version:
-    text = (PROJECT_ROOT / "proto" / "game_pb2.py").read_text()
+    text = (PROJECT_ROOT / "squidstream" / "proto" / "game_pb2.py").read_text()
     match = re.search(
         r"ValidateProtobufRuntimeVersion\(\s*_runtime_version\.Domain\.PUBLIC,\s*"
         r"(\d+),\s*(\d+),\s*(\d+),",
         text,
     )
-    assert match, "proto/game_pb2.py has no runtime version guard"
+    assert match, "squidstream/proto/game_pb2.py has no runtime version guard"
     return Version(".".join(match.groups()))
 
 
 def _generated_grpc_version() -> Version:
-    text = (PROJECT_ROOT / "proto" / "game_pb2_grpc.py").read_text()
+    text = (PROJECT_ROOT / "squidstream" / "proto" / "game_pb2_grpc.py").read_text()
     match = re.search(r"^GRPC_GENERATED_VERSION = '([^']+)'", text, flags=re.MULTILINE)
-    assert match, "proto/game_pb2_grpc.py has no GRPC_GENERATED_VERSION"
+    assert match, "squidstream/proto/game_pb2_grpc.py has no GRPC_GENERATED_VERSION"
     return Version(match.group(1))
 
 

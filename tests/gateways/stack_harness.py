@@ -5,8 +5,8 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from loadtest.brokers import drain_queue, topic_records
-from proto import game_pb2
 from squidstream.contract import RouteName
+from squidstream.proto import game_pb2
 from squidstream.settings import Settings
 
 

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from gateways.errors import InvalidRequest
 from gateways.events import Encoded, event_as_dict, play, validate
-from proto import game_pb2
 from squidstream.contract import (
     EVENT_NAMESPACE,
     REQUEST_ID_MAX_CHARS,
@@ -18,6 +17,7 @@ from squidstream.contract import (
     event_id_for,
     request_id_problem,
 )
+from squidstream.proto import game_pb2
 
 
 def _request(**fields: object) -> game_pb2.PlayRequest:

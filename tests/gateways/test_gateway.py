@@ -20,8 +20,8 @@ from gateways.events import Encoded, play, validate
 from gateways.gateway import Gateway
 from gateways.reservations import Claim, Held, Verdict
 from gateways.reservations.memory import MemoryReservations, MemoryStore
-from proto import game_pb2
 from squidstream.contract import OCCURRED_AT_MAX_MS, OCCURRED_AT_MIN_MS
+from squidstream.proto import game_pb2
 
 T0 = 1_700_000_000_000
 

@@ -11,7 +11,6 @@ from gateways.emitters.memory import MemoryEmitter
 from gateways.errors import GatewayError
 from gateways.gateway import Gateway
 from gateways.reservations.memory import MemoryReservations
-from proto import game_pb2
 from squidstream.contract import (
     OCCURRED_AT_MAX_MS,
     OCCURRED_AT_MIN_MS,
@@ -19,6 +18,7 @@ from squidstream.contract import (
     RouteName,
     default_gateway_id,
 )
+from squidstream.proto import game_pb2
 from streams.decode import Event, decode
 
 INT32 = st.integers(-(2**31), 2**31 - 1)

@@ -28,8 +28,8 @@ from gateways.reservations.memory import MemoryReservations, MemoryStore
 from gateways.routing import RouteWeights
 from gateways.server import GatewayServer
 from gateways.service import FIELD_METADATA_KEY
-from proto import game_pb2
 from squidstream.contract import game_problem, players_problem, request_id_problem
+from squidstream.proto import game_pb2
 from squidstream.settings import Settings
 from tests.gateways.test_gateway_contract import play_requests
 

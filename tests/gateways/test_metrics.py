@@ -17,7 +17,7 @@ from gateways.metrics import MetricsEndpoint, open_endpoint, reason_of
 from gateways.reservations.memory import MemoryReservations, MemoryStore
 from gateways.routing import RouteWeights
 from gateways.server import GatewayServer
-from proto import game_pb2
+from squidstream.proto import game_pb2
 from squidstream.settings import Settings
 
 

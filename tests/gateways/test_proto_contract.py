@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from proto.generate import stale_files
+from squidstream.proto.generate import stale_files
 
 
 @pytest.mark.slow
 def test_generated_protobuf_modules_are_not_stale() -> None:
-    assert stale_files() == [], "run: .venv/bin/python proto/generate.py"
+    assert stale_files() == [], "run: make proto"

@@ -16,13 +16,13 @@ from gateways.reservations import Claim, Held, Reservations, Verdict
 from gateways.reservations.redis import RedisReservations
 from gateways.server import GatewayServer, make_emitter
 from loadtest.processes import free_port
-from proto import game_pb2, game_pb2_grpc
 from squidstream.contract import RouteName
+from squidstream.proto import game_pb2, game_pb2_grpc
 from squidstream.settings import Settings
 from tests.gateways.stack_harness import emitted
 
 if TYPE_CHECKING:
-    from proto.game_pb2_grpc import GameGatewayAsyncStub as AsyncStub
+    from squidstream.proto.game_pb2_grpc import GameGatewayAsyncStub as AsyncStub
 
 pytestmark = pytest.mark.stack
 

@@ -13,13 +13,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from gateways.server import GatewayServer
 from loadtest.brokers import topic_records
 from loadtest.processes import free_port
-from proto import game_pb2, game_pb2_grpc
 from squidstream.contract import RouteName, event_id_for
+from squidstream.proto import game_pb2, game_pb2_grpc
 from squidstream.settings import Settings
 from tests.gateways.stack_harness import emitted_events as _emitted
 
 if TYPE_CHECKING:
-    from proto.game_pb2_grpc import GameGatewayAsyncStub as AsyncStub
+    from squidstream.proto.game_pb2_grpc import GameGatewayAsyncStub as AsyncStub
 
 pytestmark = pytest.mark.stack
 ROUTES: list[RouteName] = ["kafka", "rabbitmq"]

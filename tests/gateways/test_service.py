@@ -14,11 +14,11 @@ from gateways.emitters.memory import MemoryEmitter
 from gateways.reservations.memory import MemoryReservations
 from gateways.server import GatewayServer
 from gateways.service import FIELD_METADATA_KEY, SERVICE_NAME
-from proto import game_pb2, game_pb2_grpc
+from squidstream.proto import game_pb2, game_pb2_grpc
 from squidstream.settings import Settings
 
 if TYPE_CHECKING:
-    from proto.game_pb2_grpc import GameGatewayAsyncStub as AsyncStub
+    from squidstream.proto.game_pb2_grpc import GameGatewayAsyncStub as AsyncStub
 
 
 @pytest.fixture

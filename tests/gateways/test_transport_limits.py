@@ -13,8 +13,8 @@ from gateways.events import Encoded
 from gateways.reservations.memory import MemoryReservations
 from gateways.server import GatewayServer
 from gateways.transport import server_options
-from proto import game_pb2, game_pb2_grpc
 from squidstream.contract import EVENT_MAX_BYTES, REQUEST_ID_MAX_CHARS
+from squidstream.proto import game_pb2, game_pb2_grpc
 from squidstream.settings import Settings
 
 

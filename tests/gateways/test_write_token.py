@@ -24,9 +24,9 @@ from gateways.routing import RouteWeights
 from gateways.server import GatewayServer
 from loadtest.bench import measure_stream, measure_unary
 from loadtest.processes import free_port
-from proto import game_pb2, game_pb2_grpc
 from squidstream.auth import grpc_metadata, http_headers
 from squidstream.grpc_client import gateway_channel, gateway_channel_sync
+from squidstream.proto import game_pb2, game_pb2_grpc
 from squidstream.settings import Settings
 
 TOKEN = SecretStr("write-token-for-tests-0123")

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proto import game_pb2
 from squidstream.contract import (
     EVENT_MAX_BYTES,
     OCCURRED_AT_MAX_MS,
@@ -17,6 +16,7 @@ from squidstream.contract import (
     PLAYERS_MAX,
     event_id_for,
 )
+from squidstream.proto import game_pb2
 from streams.decode import GAME_NAMES, DeadLetter, Event, decode, encode
 from streams.synthetic import winner_for
 

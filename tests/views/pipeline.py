@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from proto import game_pb2
 from squidstream.contract import GAMES as GAME_NAMES
 from squidstream.contract import event_id_for
+from squidstream.proto import game_pb2
 from squidstream.settings import Settings
 from squidstream.topics import ensure_topics
 from streams.synthetic import winner_for

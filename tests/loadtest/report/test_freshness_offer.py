@@ -9,7 +9,7 @@ import grpc
 import pytest_asyncio
 
 from loadtest.report.freshness import _offer
-from proto import game_pb2
+from squidstream.proto import game_pb2
 
 SERVICE = "squidstream.v1.GameGateway"
 

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from proto import game_pb2 as proto_dot_game__pb2
+from squidstream.proto import game_pb2 as squidstream_dot_proto_dot_game__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in proto/game_pb2_grpc.py depends on'
+        + ' but the generated code in squidstream/proto/game_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,13 +36,13 @@ class GameGatewayStub:
         """
         self.Play = channel.unary_unary(
                 '/squidstream.v1.GameGateway/Play',
-                request_serializer=proto_dot_game__pb2.PlayRequest.SerializeToString,
-                response_deserializer=proto_dot_game__pb2.PlayReply.FromString,
+                request_serializer=squidstream_dot_proto_dot_game__pb2.PlayRequest.SerializeToString,
+                response_deserializer=squidstream_dot_proto_dot_game__pb2.PlayReply.FromString,
                 _registered_method=True)
         self.PlayStream = channel.stream_stream(
                 '/squidstream.v1.GameGateway/PlayStream',
-                request_serializer=proto_dot_game__pb2.PlayBatch.SerializeToString,
-                response_deserializer=proto_dot_game__pb2.PlayBatchReply.FromString,
+                request_serializer=squidstream_dot_proto_dot_game__pb2.PlayBatch.SerializeToString,
+                response_deserializer=squidstream_dot_proto_dot_game__pb2.PlayBatchReply.FromString,
                 _registered_method=True)
 
 
@@ -68,13 +68,13 @@ def add_GameGatewayServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Play': grpc.unary_unary_rpc_method_handler(
                     servicer.Play,
-                    request_deserializer=proto_dot_game__pb2.PlayRequest.FromString,
-                    response_serializer=proto_dot_game__pb2.PlayReply.SerializeToString,
+                    request_deserializer=squidstream_dot_proto_dot_game__pb2.PlayRequest.FromString,
+                    response_serializer=squidstream_dot_proto_dot_game__pb2.PlayReply.SerializeToString,
             ),
             'PlayStream': grpc.stream_stream_rpc_method_handler(
                     servicer.PlayStream,
-                    request_deserializer=proto_dot_game__pb2.PlayBatch.FromString,
-                    response_serializer=proto_dot_game__pb2.PlayBatchReply.SerializeToString,
+                    request_deserializer=squidstream_dot_proto_dot_game__pb2.PlayBatch.FromString,
+                    response_serializer=squidstream_dot_proto_dot_game__pb2.PlayBatchReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -102,8 +102,8 @@ class GameGateway:
             request,
             target,
             '/squidstream.v1.GameGateway/Play',
-            proto_dot_game__pb2.PlayRequest.SerializeToString,
-            proto_dot_game__pb2.PlayReply.FromString,
+            squidstream_dot_proto_dot_game__pb2.PlayRequest.SerializeToString,
+            squidstream_dot_proto_dot_game__pb2.PlayReply.FromString,
             options,
             channel_credentials,
             insecure,
@@ -129,8 +129,8 @@ class GameGateway:
             request_iterator,
             target,
             '/squidstream.v1.GameGateway/PlayStream',
-            proto_dot_game__pb2.PlayBatch.SerializeToString,
-            proto_dot_game__pb2.PlayBatchReply.FromString,
+            squidstream_dot_proto_dot_game__pb2.PlayBatch.SerializeToString,
+            squidstream_dot_proto_dot_game__pb2.PlayBatchReply.FromString,
             options,
             channel_credentials,
             insecure,

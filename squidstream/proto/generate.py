@@ -1,4 +1,9 @@
-"""Regenerate the Python modules of proto/game.proto, or with --check fail when they are stale."""
+"""Regenerate squidstream/proto/ (the Python modules of proto/game.proto), or with --check fail when
+they are stale.
+
+The .proto source stays in proto/; protoc maps it to the virtual path squidstream/proto/game.proto,
+so the generated modules import each other as squidstream.proto and cannot collide with another
+distribution's top-level `proto` package (proto-plus has one)."""
 
 from __future__ import annotations
 
@@ -9,8 +14,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROTO = Path("proto/game.proto")
+PACKAGE = Path("squidstream/proto")
 GENERATED = ("game_pb2.py", "game_pb2.pyi", "game_pb2_grpc.py", "game_pb2_grpc.pyi")
 
 
@@ -20,14 +26,13 @@ def _plugin(name: str) -> str:
 
 
 def generate(out_dir: Path) -> None:
-    """Run protoc (from grpcio-tools) on the contract, writing into out_dir/proto/."""
-    (out_dir / "proto").mkdir(parents=True, exist_ok=True)
+    """Run protoc (from grpcio-tools) on the contract, writing into out_dir/squidstream/proto/."""
+    (out_dir / PACKAGE).mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable,
         "-m",
         "grpc_tools.protoc",
-        "-I",
-        str(ROOT),
+        f"--proto_path={PACKAGE}={ROOT / PROTO.parent}",
         _plugin("protoc-gen-mypy"),
         _plugin("protoc-gen-mypy_grpc"),
         f"--python_out={out_dir}",
@@ -45,12 +50,12 @@ def stale_files() -> list[str]:
     """Names of generated modules that differ from what protoc produces now."""
     with tempfile.TemporaryDirectory() as tmp:
         generate(Path(tmp))
-        fresh = Path(tmp) / "proto"
+        fresh = Path(tmp) / PACKAGE
         return [
             name
             for name in GENERATED
-            if not (ROOT / "proto" / name).exists()
-            or not filecmp.cmp(fresh / name, ROOT / "proto" / name, shallow=False)
+            if not (ROOT / PACKAGE / name).exists()
+            or not filecmp.cmp(fresh / name, ROOT / PACKAGE / name, shallow=False)
         ]
 
 
@@ -61,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         stale = stale_files()
         if stale:
-            print(f"stale generated modules: {', '.join(stale)}; run python proto/generate.py")
+            print(f"stale generated modules: {', '.join(stale)}; run make proto")
             return 1
         print("generated modules are up to date")
         return 0

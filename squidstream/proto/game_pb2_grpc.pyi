@@ -7,7 +7,7 @@ Kafka carries GameEvent as protobuf bytes; nothing else defines the event's shap
 
 from collections import abc as _abc
 from grpc import aio as _aio
-from proto import game_pb2 as _game_pb2
+from squidstream.proto import game_pb2 as _game_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys

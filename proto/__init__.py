@@ -1,1 +1,0 @@
-"""The contract: game.proto and its generated modules."""

@@ -1,0 +1,1 @@
+"""The generated modules of proto/game.proto (`make proto` regenerates them; never edit by hand)."""
