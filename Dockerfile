@@ -12,6 +12,7 @@ FROM python:3.11.7-slim-bookworm
 WORKDIR /src
 COPY constraints.txt pyproject.toml README.md ./
 COPY squidstream squidstream
+COPY squidshell squidshell
 COPY gateways gateways
 COPY streams streams
 COPY views views

@@ -53,7 +53,7 @@ proto-check: venv ## Fail when the generated modules are stale
 lint: venv ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy squidstream stack gateways streams views loadtest tests
+	$(BIN)/mypy squidstream squidshell stack gateways streams views loadtest tests
 
 format: venv ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

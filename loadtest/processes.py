@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Final
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from squidstream.commands import console_argv
 from squidstream.grpc_client import gateway_channel
 from squidstream.settings import Settings
 
@@ -44,7 +44,7 @@ class Child:
         log: Path | None = None,
         cwd: Path = ROOT,
     ):
-        self.args = [sys.executable, "-m", "squidstream.cli", *args]
+        self.args = console_argv(*args)
         self._env = {**os.environ, **env}
         self._log = log
         # A Faust worker keeps its tables under `<app id>-data` in its working directory.

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from squidstream.cli import bench_kinds
+from squidstream.commands import bench_kinds
 from squidstream.settings import load_settings
 
 FAUST = Path(sys.executable).with_name("faust")

@@ -16,7 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 
-from squidstream.run import pipeline, running
+from squidshell.run import pipeline, running
 from squidstream.settings import Settings
 from tests.helpers import free_port, isolated_settings
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from squidstream.run import RESTART_LIMIT, Child, RunError, metrics_urls, pipeline
+from squidshell.run import RESTART_LIMIT, Child, RunError, metrics_urls, pipeline
 from squidstream.settings import Settings
 
 

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gateways.metrics import MetricsEndpoint
 from loadtest.flood import FloodOptions, locust_command
-from squidstream.run import (
+from squidshell.run import (
     Reading,
     _flood_args,
     metrics_urls,

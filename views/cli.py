@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from squidstream.cli import bench_kinds
+from squidstream.commands import bench_kinds
 from squidstream.settings import get_settings
 
 VIEWS_DIR = Path(__file__).resolve().parent

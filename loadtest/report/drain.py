@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from loadtest.processes import ROOT
+from squidstream.commands import console_argv
 
 RATE_LINE = re.compile(r"^[ \t]*(?P<name>[^:\n]+?):\s+(?P<rate>[\d,]+(?:\.\d+)?) events/s", re.M)
 STORE_LINE = re.compile(r"^(?P<store>\w+) alone\b")
@@ -61,7 +61,7 @@ def run_drain(
     timeout_s: float,
     on_start: Callable[[str, int], None],
 ) -> Drain:
-    argv = [sys.executable, "-m", "squidstream.cli", "bench", "streams"]
+    argv = console_argv("bench", "streams")
     argv += ["--events", str(events), "--naive-sample", str(naive_sample)]
     with subprocess.Popen(
         argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

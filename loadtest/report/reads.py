@@ -13,7 +13,6 @@ import asyncio
 import os
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from pymongo import AsyncMongoClient
 
 from loadtest.processes import ROOT
 from loadtest.report.stats import Latency, rate
+from squidstream.commands import console_argv
 from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
 from squidstream.topics import ensure_topics
@@ -158,7 +158,7 @@ def parse_replay(output: str, events: int) -> ReplayPoint:
 
 
 def run_replay(settings: Settings, events: int, timeout_s: float) -> ReplayPoint:
-    argv = [sys.executable, "-m", "squidstream.cli", "replay", "--no-progress"]
+    argv = console_argv("replay", "--no-progress")
     done = subprocess.run(
         argv,
         cwd=ROOT,

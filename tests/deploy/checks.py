@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
-from squidstream.cli import build_parser
+from squidshell.cli import build_parser
 from squidstream.settings import PROJECT_ROOT, Settings
 
 SQUID_NAME = re.compile(r"\b(SQUID_[A-Z0-9_]+)\b")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from squidstream.cli import build_parser
+from squidshell.cli import build_parser
 from squidstream.settings import load_settings
 from stack.cli import command_settings, format_table
 from stack.manager import ServerStatus

@@ -6,12 +6,12 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 import redis
 
+from squidstream.commands import console_argv
 from squidstream.settings import Settings
 from stack import faults, manager, process
 from stack.errors import ServerError, StackError
@@ -106,7 +106,7 @@ def test_a_name_with_several_brokers_is_refused(tmp_path: os.PathLike[str]) -> N
 
 def test_the_cli_kills_and_restarts_a_server(stack_b: Settings) -> None:
     env = {**os.environ, **stack_b.as_env()}
-    cli = [sys.executable, "-m", "squidstream.cli", "stack"]
+    cli = console_argv("stack")
     before = faults.running(stack_b, "redis")
     killed = subprocess.run([*cli, "kill", "redis"], env=env, capture_output=True, text=True)
     assert killed.returncode == 0, killed.stderr

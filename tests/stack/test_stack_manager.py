@@ -6,7 +6,6 @@ import asyncio
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from squidstream.cli import main
+from squidshell.cli import main
+from squidstream.commands import console_argv
 from squidstream.settings import Settings, load_settings
 from stack import manager, process
 from stack.errors import StackError
@@ -62,7 +62,7 @@ def test_up_names_redis_and_the_taken_port_without_starting_anything(tmp_path: P
     with socket.create_server(("127.0.0.1", port)):
         started = time.monotonic()
         done = subprocess.run(
-            [sys.executable, "-m", "squidstream.cli", "stack", "up", "--only", "redis"],
+            console_argv("stack", "up", "--only", "redis"),
             env=env,
             capture_output=True,
             text=True,

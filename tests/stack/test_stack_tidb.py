@@ -11,7 +11,7 @@ from pathlib import Path
 import aiomysql
 import pytest
 
-from squidstream.cli import build_parser
+from squidshell.cli import build_parser
 from squidstream.settings import Settings
 from stack import manager, process
 from stack.cli import command_settings

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from squidstream.cli import build_parser
+from squidshell.cli import build_parser
 from streams.cli import run_bench, run_replay, run_worker
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from loadtest.processes import ROOT
+from squidstream.commands import console_argv
 from squidstream.settings import Settings
 
 SECTIONS = (
@@ -27,7 +27,7 @@ SECTIONS = (
 
 
 def _report(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "squidstream.cli", "bench", "report", *args]
+    argv = console_argv("bench", "report", *args)
     return subprocess.run(
         argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=400, check=False
     )

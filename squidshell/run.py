@@ -27,6 +27,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from squidstream.commands import console_argv
 from squidstream.settings import Settings, get_settings
 from squidstream.tls import http_scheme
 
@@ -123,7 +124,7 @@ def signals_ignored() -> Iterator[None]:
 
 
 def _squid(*args: str) -> list[str]:
-    return [sys.executable, "-m", "squidstream.cli", *args]
+    return console_argv(*args)
 
 
 def _port_open(host: str, port: int) -> Callable[[], bool]:

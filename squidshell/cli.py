@@ -20,22 +20,8 @@ COMMAND_MODULES = (
     "streams.cli",
     "views.cli",
     "loadtest.cli",
-    "squidstream.run",
+    "squidshell.run",
 )
-
-
-def bench_kinds(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> argparse._SubParsersAction[argparse.ArgumentParser]:
-    """The `bench KIND` subparsers: each package that has a benchmark adds its kind here."""
-    bench = subparsers.choices.get("bench")
-    if bench is None:
-        bench = subparsers.add_parser("bench", help="benchmarks that print numbers")
-        return bench.add_subparsers(dest="bench", metavar="KIND", required=True)
-    for action in bench._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return bench.add_subparsers(dest="bench", metavar="KIND", required=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
