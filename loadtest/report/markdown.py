@@ -131,7 +131,11 @@ def _reads(results: Results) -> str:
         ((f"{r.events:,}", f"{r.seconds:.1f}", f"{r.events_per_s:,.0f}") for r in results.replay),
     )
     header = ("events", "store", "report", "calls", "failed", "reports/s", "p50 ms", "p99 ms")
-    return table(header, rows) + "\n\n### Replay\n\n" + replay
+    loaded = (
+        "Each size's events are put on the topic, then `squidstream replay` projects the whole"
+        " log through the worker's engine into every store; the reads run on what it wrote."
+    )
+    return loaded + "\n\n" + table(header, rows) + "\n\n### Replay\n\n" + replay
 
 
 def _usage(results: Results) -> str:
