@@ -24,6 +24,7 @@ import faust
 import httpx
 from faust.types import StreamT
 
+from squidstream.endpoints import worker_tables_url
 from squidstream.settings import Settings, load_settings
 from squidstream.topics import ensure_topics
 from streams.bench_stores import clean_up, store_rates
@@ -117,7 +118,7 @@ async def worker_drain(settings: Settings, total: int, log_dir: Path, workers: i
         start_worker(one, log_dir / f"worker-{workers}-{i}-{one.faust_web_port}.log")
         for i, one in enumerate(group)
     ]
-    urls = [f"http://127.0.0.1:{one.faust_web_port}/squid/tables/" for one in group]
+    urls = [worker_tables_url("127.0.0.1", one.faust_web_port) for one in group]
     first: tuple[float, int] | None = None
     deadline = time.monotonic() + WORKER_TIMEOUT_S
     try:
