@@ -13,7 +13,7 @@ import grpc
 
 from gateways.errors import GatewayError
 from squidstream.contract import ROUTES, RouteName
-from squidstream.endpoints import PLAY_STREAM
+from squidstream.gateway_methods import PLAY_STREAM
 from squidstream.proto import game_pb2
 
 # gRPC's reconnect backoff grows to 120 s by default: a gateway back after a restart would

@@ -17,7 +17,7 @@ from gateways.errors import (
     Unavailable,
 )
 from gateways.gateway import Gateway, Outcome
-from squidstream.endpoints import SERVICE_NAME as SERVICE_NAME
+from squidstream.gateway_methods import SERVICE_NAME as SERVICE_NAME
 from squidstream.proto import game_pb2
 
 # Batches of one stream played concurrently: reading the next one while the broker acks this one.

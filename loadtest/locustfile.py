@@ -26,10 +26,10 @@ from locust.env import Environment  # noqa: E402
 
 from loadtest.traffic import DEFAULT_TRAFFIC, GameSpec, load  # noqa: E402
 from squidstream import auth  # noqa: E402
-from squidstream.contract import ROUTE_LIST  # noqa: E402
-from squidstream.endpoints import PLAY, PLAY_STREAM  # noqa: E402
+from squidstream.gateway_methods import PLAY, PLAY_STREAM  # noqa: E402
 from squidstream.grpc_client import gateway_channel_sync  # noqa: E402
 from squidstream.proto import game_pb2  # noqa: E402
+from squidstream.route_names import ROUTE_LIST  # noqa: E402
 from squidstream.settings import get_settings  # noqa: E402
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from squidstream.contract import GAME_IDS
+from squidstream.games import GAME_IDS
 
 DEFAULT_TRAFFIC: Final = Path(__file__).resolve().parent / "traffic.json"
 # The original traffic files used 4..100 players.

@@ -28,9 +28,9 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from squidstream.commands import console_argv
-from squidstream.endpoints import worker_tables_url
 from squidstream.settings import Settings, get_settings
 from squidstream.tls import http_scheme
+from squidstream.worker_pages import worker_tables_url
 
 READY_TIMEOUT_S = 120.0
 SCRAPE_TIMEOUT_S = 2.0

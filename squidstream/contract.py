@@ -12,18 +12,17 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Final, Literal, get_args
+from typing import Final
 
-# The games are part of the contract: re-exported for its callers.
+# The games and the route names are part of the contract: re-exported for its callers.
 from squidstream.games import GAME_IDS as GAME_IDS
 from squidstream.games import GAMES as GAMES
 from squidstream.games import GAMES_BY_ID, allowed_winners
 from squidstream.proto import game_pb2
+from squidstream.route_names import ROUTE_LIST as ROUTE_LIST
+from squidstream.route_names import RouteName as RouteName
 
-# The route names, in this order everywhere (gateway ports, weights, reports).
-RouteName = Literal["kafka", "rabbitmq"]
-ROUTE_LIST: Final[tuple[RouteName, ...]] = get_args(RouteName)
-# Each name is the proto enum value ROUTE_<NAME>, so the two cannot drift apart.
+# Each route name is the proto enum value ROUTE_<NAME>: one missing there fails at import.
 ROUTES: Final[dict[RouteName, game_pb2.Route.ValueType]] = {
     name: game_pb2.Route.Value(f"ROUTE_{name.upper()}") for name in ROUTE_LIST
 }

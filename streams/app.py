@@ -8,8 +8,8 @@ from typing import Any
 
 import faust
 
-from squidstream.endpoints import TABLE_KEY_PATH, TABLES_PATH
 from squidstream.settings import Settings, get_settings
+from squidstream.worker_pages import TABLE_KEY_PATH, TABLES_PATH
 from streams.bridge import Bridge
 from streams.broker_auth import broker_credentials
 from streams.projection_agent import ProjectionAgent

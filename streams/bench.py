@@ -24,9 +24,9 @@ import faust
 import httpx
 from faust.types import StreamT
 
-from squidstream.endpoints import worker_tables_url
 from squidstream.settings import Settings, load_settings
 from squidstream.topics import ensure_topics
+from squidstream.worker_pages import worker_tables_url
 from streams.bench_stores import clean_up, store_rates
 from streams.broker_auth import broker_credentials
 from streams.deadletter import new_producer

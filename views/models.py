@@ -8,7 +8,7 @@ from typing import Any, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from squidstream.contract import RouteName
+from squidstream.route_names import RouteName
 
 
 def now_ms() -> int:
@@ -23,7 +23,7 @@ class ReportStore(StrEnum):
     sql = "sql"
 
 
-# The broker that carried an event into the log; squidstream.contract owns the names.
+# The broker that carried an event into the log; squidstream.route_names owns the names.
 Route: TypeAlias = RouteName
 
 

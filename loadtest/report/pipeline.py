@@ -17,9 +17,9 @@ from pymongo import AsyncMongoClient
 
 from loadtest.brokers import delete_keys, delete_queue, delete_topic
 from loadtest.processes import Child, free_port, wait_http, wait_serving
-from squidstream.endpoints import worker_tables_url
 from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
+from squidstream.worker_pages import worker_tables_url
 
 OnStart = Callable[[str, int], None]
 

@@ -17,8 +17,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from squidstream.endpoints import TABLES_PATH
 from squidstream.settings import PROJECT_ROOT, Settings
+from squidstream.worker_pages import TABLES_PATH
 from tests.deploy.checks import command_problem, unknown_settings
 from tests.deploy.kustomize import KustomizeUnavailable, build
 

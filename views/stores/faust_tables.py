@@ -14,8 +14,8 @@ from urllib.parse import quote
 
 import httpx
 
-from squidstream.endpoints import TABLES_PATH
 from squidstream.topics import WORKERS_ANNOUNCE_TTL_S
+from squidstream.worker_pages import TABLES_PATH
 from views.errors import StoreUnavailable
 from views.models import (
     ContestedPartition,
