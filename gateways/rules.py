@@ -1,10 +1,10 @@
 """The gateway's draw of one winner per game, the same for every retry of a request.
 
 The games, their names and their rules (edge cases included) are `squidstream.games`, which
-the contract's `winner_problem` also checks decoded events against. Here the rules raise
-`InvalidRequest` for an unknown game id or N outside 1..PLAYERS_MAX, and the gateway draws
-with `rng_for(request_id)`: draws derived from the SHA-256 of the request id, so a retried
-request picks the same winner. Any `Draw` (such as `random.Random`) serves as well.
+the contract's `winner_problem` also checks decoded events against. `pick_winner` and
+`game_name` raise `InvalidRequest` for an unknown game id or N outside 1..PLAYERS_MAX. The
+gateway draws with `rng_for(request_id)`, draws derived from the SHA-256 of the request id,
+so a retried request picks the same winner; any `Draw` (such as `random.Random`) serves too.
 """
 
 from __future__ import annotations
