@@ -9,11 +9,13 @@ import os
 import sys
 from pathlib import Path
 
+from squidstream.route_names import ROUTE_LIST
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `gateway` and `ingress` subcommands."""
     gateway = subparsers.add_parser("gateway", help="run one gRPC gateway (one route)")
-    gateway.add_argument("route", choices=("kafka", "rabbitmq"))
+    gateway.add_argument("route", choices=ROUTE_LIST)
     gateway.add_argument("--port", type=int, help="default: SQUID_GATEWAY_<ROUTE>_PORT")
     gateway.add_argument(
         "--metrics-port", type=int, help="default: SQUID_GATEWAY_<ROUTE>_METRICS_PORT"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from gateways.errors import InvalidRequest
 from gateways.rules import game_name, pick_winner, rng_for
 from squidstream.contract import (
+    EVENT_FIELDS,
     ROUTE_NAMES,
     ROUTES,
     SCHEMA_VERSION,
@@ -97,15 +98,6 @@ def play(
 
 def event_as_dict(event: game_pb2.GameEvent) -> dict[str, str | int]:
     """The event as plain JSON-ready fields, the route by name."""
-    return {
-        "event_id": event.event_id,
-        "request_id": event.request_id,
-        "game_id": event.game_id,
-        "game_name": event.game_name,
-        "players": event.players,
-        "winner": event.winner,
-        "route": route_name(event.route),
-        "gateway_id": event.gateway_id,
-        "occurred_at_ms": event.occurred_at_ms,
-        "schema_version": event.schema_version,
-    }
+    fields: dict[str, str | int] = {name: getattr(event, name) for name in EVENT_FIELDS}
+    fields["route"] = route_name(event.route)
+    return fields

@@ -13,9 +13,9 @@ import grpc
 
 from gateways.errors import GatewayError
 from squidstream.contract import ROUTES, RouteName
+from squidstream.gateway_methods import PLAY_STREAM
 from squidstream.proto import game_pb2
 
-PLAY_STREAM: Final = "/squidstream.v1.GameGateway/PlayStream"
 # gRPC's reconnect backoff grows to 120 s by default: a gateway back after a restart would
 # stay unreachable from this ingress for minutes. Retry the connection at least every 2 s.
 RECONNECT_OPTIONS: Final = (

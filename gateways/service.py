@@ -17,9 +17,9 @@ from gateways.errors import (
     Unavailable,
 )
 from gateways.gateway import Gateway, Outcome
+from squidstream.gateway_methods import SERVICE_NAME as SERVICE_NAME
 from squidstream.proto import game_pb2
 
-SERVICE_NAME: Final = "squidstream.v1.GameGateway"
 # Batches of one stream played concurrently: reading the next one while the broker acks this one.
 STREAM_PIPELINE_DEPTH: Final = 4
 FIELD_METADATA_KEY: Final = "squid-field"

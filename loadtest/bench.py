@@ -14,12 +14,11 @@ import grpc
 from loadtest.brokers import delete_keys, delete_queue, delete_topic
 from loadtest.processes import Child, free_port, wait_serving
 from loadtest.traffic import load
+from squidstream.gateway_methods import PLAY as PLAY
+from squidstream.gateway_methods import PLAY_STREAM as PLAY_STREAM
 from squidstream.grpc_client import gateway_channel
 from squidstream.proto import game_pb2
 from squidstream.settings import Settings
-
-PLAY = "/squidstream.v1.GameGateway/Play"
-PLAY_STREAM = "/squidstream.v1.GameGateway/PlayStream"
 
 
 @dataclass(frozen=True, slots=True)

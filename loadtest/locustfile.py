@@ -26,11 +26,11 @@ from locust.env import Environment  # noqa: E402
 
 from loadtest.traffic import DEFAULT_TRAFFIC, GameSpec, load  # noqa: E402
 from squidstream import auth  # noqa: E402
+from squidstream.gateway_methods import PLAY, PLAY_STREAM  # noqa: E402
 from squidstream.grpc_client import gateway_channel_sync  # noqa: E402
 from squidstream.proto import game_pb2  # noqa: E402
+from squidstream.route_names import ROUTE_LIST  # noqa: E402
 from squidstream.settings import get_settings  # noqa: E402
-
-ROUTES = ("kafka", "rabbitmq")
 
 
 def _add_options(parser: Any) -> None:
@@ -65,7 +65,7 @@ class Flood:
         return next(self._games)
 
     def route(self) -> str:
-        return random.choices(ROUTES, weights=self.weights)[0]
+        return random.choices(ROUTE_LIST, weights=self.weights)[0]
 
 
 def _flood(environment: Environment) -> Flood:
@@ -115,7 +115,7 @@ class GatewayUser(User):
         }
         self.play_calls = {
             route: channel.unary_unary(
-                "/squidstream.v1.GameGateway/Play",
+                PLAY,
                 request_serializer=game_pb2.PlayRequest.SerializeToString,
                 response_deserializer=game_pb2.PlayReply.FromString,
             )
@@ -123,7 +123,7 @@ class GatewayUser(User):
         }
         self.stream_calls = {
             route: channel.stream_stream(
-                "/squidstream.v1.GameGateway/PlayStream",
+                PLAY_STREAM,
                 request_serializer=game_pb2.PlayBatch.SerializeToString,
                 response_deserializer=game_pb2.PlayBatchReply.FromString,
             )

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from squidstream.games import GAME_IDS
+
 DEFAULT_TRAFFIC: Final = Path(__file__).resolve().parent / "traffic.json"
-GAME_IDS: Final = range(1, 6)
 # The original traffic files used 4..100 players.
 MIN_PLAYERS: Final = 4
 MAX_PLAYERS: Final = 100

@@ -30,6 +30,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from squidstream.commands import console_argv
 from squidstream.settings import Settings, get_settings
 from squidstream.tls import http_scheme
+from squidstream.worker_pages import worker_tables_url
 
 READY_TIMEOUT_S = 120.0
 SCRAPE_TIMEOUT_S = 2.0
@@ -177,7 +178,7 @@ def pipeline(
             f"worker-{i + 1}",
             _squid("worker"),
             _port_open(settings.faust_web_host, port),
-            f"http://{settings.faust_web_host}:{port}/squid/tables/",
+            worker_tables_url(settings.faust_web_host, port),
             env={"SQUID_FAUST_WEB_PORT": str(port)},
         )
         for i, port in enumerate(web_ports)

@@ -12,23 +12,25 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final
 
+# The games and the route names are part of the contract: re-exported for its callers.
+from squidstream.games import GAME_IDS as GAME_IDS
+from squidstream.games import GAMES as GAMES
+from squidstream.games import GAMES_BY_ID, allowed_winners
 from squidstream.proto import game_pb2
+from squidstream.route_names import ROUTE_LIST as ROUTE_LIST
+from squidstream.route_names import RouteName as RouteName
 
-GAMES: Final[dict[int, str]] = {
-    1: "Random",
-    2: "Half Game",
-    3: "The Last One",
-    4: "Even Game",
-    5: "Odd Game",
-}
-RouteName = Literal["kafka", "rabbitmq"]
+# Each route name is the proto enum value ROUTE_<NAME>: one missing there fails at import.
 ROUTES: Final[dict[RouteName, game_pb2.Route.ValueType]] = {
-    "kafka": game_pb2.ROUTE_KAFKA,
-    "rabbitmq": game_pb2.ROUTE_RABBITMQ,
+    name: game_pb2.Route.Value(f"ROUTE_{name.upper()}") for name in ROUTE_LIST
 }
 ROUTE_NAMES: Final[dict[int, RouteName]] = {number: name for name, number in ROUTES.items()}
+# The GameEvent fields in proto field-number order: what every store keeps of a game.
+EVENT_FIELDS: Final[tuple[str, ...]] = tuple(
+    field.name for field in game_pb2.GameEvent.DESCRIPTOR.fields
+)
 # The newest schema this code writes and reads; an older version would get a named upcaster.
 SCHEMA_VERSION: Final = 1
 # Fixed forever: event ids are uuid5(EVENT_NAMESPACE, request_id), so retries keep their id.
@@ -104,7 +106,9 @@ def default_gateway_id(route: RouteName, host: str, pid: int) -> str:
 
 def game_problem(game_id: int) -> Problem | None:
     if game_id not in GAMES:
-        return Problem("game_id", f"game_id must be one of 1..5, got {game_id}")
+        return Problem(
+            "game_id", f"game_id must be one of {min(GAMES)}..{max(GAMES)}, got {game_id}"
+        )
     return None
 
 
@@ -117,17 +121,19 @@ def players_problem(players: int, max_players: int = PLAYERS_MAX) -> Problem | N
 
 
 def winner_problem(game_id: int, players: int, winner: int) -> Problem | None:
-    """The winner must be one the game's rule can pick (see gateways.rules for the rules)."""
+    """The winner must be one the game's rule can pick (squidstream.games holds the rules)."""
     if not 1 <= winner <= players:
         return Problem("winner", f"winner {winner} is not a player of 1..{players}")
-    expected = {2: max(1, players // 2), 3: players}.get(game_id)
-    if expected is not None and winner != expected:
-        return Problem("winner", f"{GAMES[game_id]} with {players} players is won by {expected}")
-    if game_id == 4 and winner % 2 and not (players == 1 and winner == 1):
-        return Problem("winner", f"Even Game winner {winner} is odd")
-    if game_id == 5 and not winner % 2:
-        return Problem("winner", f"Odd Game winner {winner} is even")
-    return None
+    if game_id not in GAMES_BY_ID:
+        return None  # game_problem's to report
+    allowed = allowed_winners(game_id, players)
+    if winner in allowed:
+        return None
+    game = GAMES_BY_ID[game_id]
+    if not game.drawn:
+        return Problem("winner", f"{game.name} with {players} players is won by {allowed[0]}")
+    # The drawn games' rules that can refuse a player are Even Game's and Odd Game's.
+    return Problem("winner", f"{game.name} winner {winner} is {'odd' if winner % 2 else 'even'}")
 
 
 def occurred_at_problem(occurred_at_ms: int) -> Problem | None:

@@ -9,6 +9,7 @@ from typing import Any
 import faust
 
 from squidstream.settings import Settings, get_settings
+from squidstream.worker_pages import TABLE_KEY_PATH, TABLES_PATH
 from streams.bridge import Bridge
 from streams.broker_auth import broker_credentials
 from streams.projection_agent import ProjectionAgent
@@ -79,7 +80,7 @@ def register_page(
     """GET /squid/tables/: this worker's table values and counters, as JSON;
     GET /squid/tables/{table}/{key}/: one key, summed over the partitions this worker owns."""
 
-    @app.page("/squid/tables/{table}/{key}/")
+    @app.page(TABLE_KEY_PATH)
     async def squid_table_key(web: Any, request: Any, table: str, key: str) -> Any:
         found = tables.counters.get(table)
         if found is None:
@@ -88,7 +89,7 @@ def register_page(
         value = sum(int(v[0]) for p in owned if (v := found.get(f"{p}:{key}")))
         return web.json({"table": table, "key": key, "value": value, "partitions": sorted(owned)})
 
-    @app.page("/squid/tables/")
+    @app.page(TABLES_PATH)
     async def squid_tables(web: Any, request: Any) -> Any:
         owned = projection.owned()
         body = snapshot(tables, owned)

@@ -26,6 +26,7 @@ from faust.types import StreamT
 
 from squidstream.settings import Settings, load_settings
 from squidstream.topics import ensure_topics
+from squidstream.worker_pages import worker_tables_url
 from streams.bench_stores import clean_up, store_rates
 from streams.broker_auth import broker_credentials
 from streams.deadletter import new_producer
@@ -117,7 +118,7 @@ async def worker_drain(settings: Settings, total: int, log_dir: Path, workers: i
         start_worker(one, log_dir / f"worker-{workers}-{i}-{one.faust_web_port}.log")
         for i, one in enumerate(group)
     ]
-    urls = [f"http://127.0.0.1:{one.faust_web_port}/squid/tables/" for one in group]
+    urls = [worker_tables_url("127.0.0.1", one.faust_web_port) for one in group]
     first: tuple[float, int] | None = None
     deadline = time.monotonic() + WORKER_TIMEOUT_S
     try:

@@ -1,5 +1,6 @@
 """The whole pipeline as users run it: HTTP ingress -> both gateways -> Kafka and RabbitMQ ->
-a Faust worker -> SQL, Redis and MongoDB, checked against the invariants of DESIGN.md section 4.
+a Faust worker -> SQL, Redis and MongoDB, checked against the invariants of
+docs/architecture.md section 2.
 """
 
 from __future__ import annotations

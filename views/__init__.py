@@ -1,1 +1,4 @@
-"""views: see DESIGN.md section 7."""
+"""The read side: reports from each store, the live feed and the dashboard.
+
+See docs/architecture.md, section 1 ("views/"); docs/stores.md is what it reads.
+"""

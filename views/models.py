@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from squidstream.route_names import RouteName
 
 
 def now_ms() -> int:
@@ -21,11 +23,8 @@ class ReportStore(StrEnum):
     sql = "sql"
 
 
-class Route(StrEnum):
-    """The broker that carried an event into the log."""
-
-    kafka = "kafka"
-    rabbitmq = "rabbitmq"
+# The broker that carried an event into the log; squidstream.route_names owns the names.
+Route: TypeAlias = RouteName
 
 
 class Freshness(BaseModel):

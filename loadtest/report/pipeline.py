@@ -19,6 +19,7 @@ from loadtest.brokers import delete_keys, delete_queue, delete_topic
 from loadtest.processes import Child, free_port, wait_http, wait_serving
 from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
+from squidstream.worker_pages import worker_tables_url
 
 OnStart = Callable[[str, int], None]
 
@@ -142,7 +143,7 @@ async def pipeline(
 
 async def worker_projected(settings: Settings, client: httpx.AsyncClient) -> int:
     """Events the worker reports as projected (0 while it is not answering yet)."""
-    url = f"http://127.0.0.1:{settings.faust_web_port}/squid/tables/"
+    url = worker_tables_url("127.0.0.1", settings.faust_web_port)
     try:
         return int((await client.get(url)).json()["worker"]["projected"])
     except (httpx.HTTPError, ValueError, KeyError, TypeError):

@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from squidstream.settings import PROJECT_ROOT, Settings
+from squidstream.worker_pages import TABLES_PATH
 from tests.deploy.checks import command_problem, unknown_settings
 from tests.deploy.kustomize import KustomizeUnavailable, build
-from views.stores.faust_tables import TABLES_PATH
 
 K8S = PROJECT_ROOT / "deploy" / "k8s"
 NAMESPACE = "squidstream"
@@ -272,8 +272,10 @@ def test_ingress_probe_is_a_route_of_the_ingress() -> None:
 
 
 def test_worker_probes_ask_the_page_each_worker_serves() -> None:
+    from streams.app import create_app
+
     assert _http_paths("worker") == {TABLES_PATH}
-    assert f'@app.page("{TABLES_PATH}")' in (PROJECT_ROOT / "streams" / "app.py").read_text()
+    assert TABLES_PATH in create_app(Settings()).web.views
 
 
 def test_every_container_has_resource_requests_and_limits() -> None:

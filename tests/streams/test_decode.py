@@ -10,14 +10,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from squidstream.contract import (
+    EVENT_FIELDS,
     EVENT_MAX_BYTES,
+    GAMES,
     OCCURRED_AT_MAX_MS,
     OCCURRED_AT_MIN_MS,
     PLAYERS_MAX,
     event_id_for,
 )
 from squidstream.proto import game_pb2
-from streams.decode import GAME_NAMES, DeadLetter, Event, decode, encode
+from streams.decode import DeadLetter, Event, decode, encode
 from streams.synthetic import winner_for
 
 request_ids = st.text(
@@ -30,13 +32,13 @@ gateway_ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}", fullmatch=True)
 def events(draw: st.DrawFn) -> Event:
     """Any event the contract allows: every request id length, any player count."""
     players = draw(st.integers(1, PLAYERS_MAX))
-    game_id = draw(st.sampled_from(sorted(GAME_NAMES)))
+    game_id = draw(st.sampled_from(sorted(GAMES)))
     request_id = draw(request_ids)
     return Event(
         event_id=event_id_for(request_id),
         request_id=request_id,
         game_id=game_id,
-        game_name=GAME_NAMES[game_id],
+        game_name=GAMES[game_id],
         players=players,
         winner=winner_for(game_id, players, random.Random(draw(st.integers()))),
         route=draw(st.sampled_from(["kafka", "rabbitmq"])),
@@ -49,6 +51,11 @@ def events(draw: st.DrawFn) -> Event:
 @given(events())
 def test_a_valid_event_survives_encode_and_decode_unchanged(event: Event) -> None:
     assert decode(encode(event)) == event
+
+
+def test_an_event_holds_the_game_event_fields_in_proto_order_then_its_log_position() -> None:
+    names = tuple(field.name for field in dataclasses.fields(Event))
+    assert names == (*EVENT_FIELDS, "partition", "offset")
 
 
 def test_decode_records_partition_and_offset_of_the_source() -> None:

@@ -36,7 +36,7 @@ async def audit_log(
         cursor = None if after is None else LogCursor.decode(after)
     except BadCursor as exc:
         raise _invalid("after", str(exc), after) from exc
-    where = LogFilter(game_id, None if route is None else route.value, from_ms, to_ms)
+    where = LogFilter(game_id, route, from_ms, to_ms)
     return await mongo.log(where, cursor, page_size)
 
 

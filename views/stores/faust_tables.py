@@ -15,6 +15,7 @@ from urllib.parse import quote
 import httpx
 
 from squidstream.topics import WORKERS_ANNOUNCE_TTL_S
+from squidstream.worker_pages import TABLES_PATH
 from views.errors import StoreUnavailable
 from views.models import (
     ContestedPartition,
@@ -30,7 +31,6 @@ from views.models import (
 from views.stores.base import TOP_PLAYERS
 from views.stores.worker_registry import Plan, WorkerRegistry, plan
 
-TABLES_PATH = "/squid/tables/"
 TABLE_NAMES = (*(t.value for t in CounterTable), "route_rate_minute", "route_rate_live")
 Answer = tuple[WorkerStatus, dict[str, Any] | None]
 

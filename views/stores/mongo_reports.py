@@ -35,7 +35,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
-from squidstream.contract import GAMES
+from squidstream.games import GAMES
 from views.errors import StoreUnavailable
 from views.models import (
     AuditEntry,
