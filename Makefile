@@ -54,6 +54,7 @@ lint: venv ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy squidstream squidshell stack gateways streams views loadtest tests
+	$(BIN)/lint-imports
 
 format: venv ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
