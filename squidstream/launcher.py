@@ -91,10 +91,11 @@ class Launched(subprocess.Popen[bytes]):
         log: Path | None = None,
         cwd: Path | None = None,
         append: bool = False,
+        quiet: bool = False,
     ) -> None:
         self.name = name
         self.log = log
-        output: IO[bytes] | int = subprocess.DEVNULL
+        output: IO[bytes] | int | None = subprocess.DEVNULL if quiet else None
         if log is not None:
             log.parent.mkdir(parents=True, exist_ok=True)
             output = log.open("ab" if append else "wb")
@@ -105,12 +106,12 @@ class Launched(subprocess.Popen[bytes]):
                 cwd=cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=output,
-                stderr=subprocess.STDOUT,
+                stderr=output if log is None else subprocess.STDOUT,
                 # Ctrl-C reaches only us, and one killpg reaches the child's own helpers.
                 start_new_session=True,
             )
         finally:
-            if not isinstance(output, int):
+            if output is not None and not isinstance(output, int):
                 output.close()  # the child holds its own copy
 
     def failure(self, reason: str) -> LaunchError:
@@ -154,10 +155,11 @@ def launch(
     log: Path | None = None,
     cwd: Path | None = None,
     append: bool = False,
+    quiet: bool = False,
 ) -> Launched:
     """Start argv in its own session, `env` on top of ours, stdout and stderr to `log`
-    (truncated, or appended to with `append`; discarded without a log)."""
-    return Launched(argv, name=name, env=env, log=log, cwd=cwd, append=append)
+    (truncated, or appended to with `append`); without a log, to ours (nowhere if `quiet`)."""
+    return Launched(argv, name=name, env=env, log=log, cwd=cwd, append=append, quiet=quiet)
 
 
 def stop_all(
