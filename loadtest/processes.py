@@ -13,7 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from squidstream.commands import console_argv
 from squidstream.grpc_client import gateway_channel_sync
-from squidstream.launcher import Launched, LaunchError, Probe, http_answers, launch, wait_ready
+from squidstream.launcher import Launched, LaunchError, Probe, http_answers, wait_ready
 from squidstream.launcher import free_port as free_port  # imported from here by many callers
 from squidstream.settings import Settings
 
@@ -39,7 +39,7 @@ class Child:
         self.process: Launched | None = None
 
     def start(self) -> Child:
-        self.process = launch(
+        self.process = Launched(
             self.args, name=self.name, env=self._env, log=self._log, cwd=self._cwd, quiet=True
         )
         return self

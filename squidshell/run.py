@@ -32,7 +32,6 @@ from squidstream.launcher import (
     LaunchError,
     Probe,
     http_ok,
-    launch,
     port_open,
     wait_ready,
 )
@@ -69,7 +68,7 @@ class Child:
     def start(self, log_dir: Path) -> None:
         self.log_path = log_dir / f"run-{self.name}.log"
         # Appended to: a restarted child's log follows the lines of the run that crashed.
-        self.process = launch(
+        self.process = Launched(
             self.argv, name=self.name, env=self.env, log=self.log_path, append=True
         )
 
@@ -381,7 +380,7 @@ def run(args: argparse.Namespace) -> int:
             print(flush=True)
             if args.flood_time != "0":
                 # Its own group: `flood` runs locust as a child, and both must stop with us.
-                flood = launch(_squid(*_flood_args(args, settings, log_dir)), name="flood")
+                flood = Launched(_squid(*_flood_args(args, settings, log_dir)), name="flood")
                 print(f"Locust's report, at the end of the flood: {log_dir}/run-flood.html")
             until = time.monotonic() + (args.duration or float("inf"))
             _supervise(children, flood, until, board)

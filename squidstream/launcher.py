@@ -1,10 +1,11 @@
 """Child processes: start one in its own process group with a log, wait until it serves, stop it.
 
 Every long-running child of ours (the main job's pipeline, the benchmarks' gateways and
-workers, the test harnesses' processes) goes through `launch`. A `Launched` is a
-`subprocess.Popen` that also knows its name and log, so a failure can quote the log's last
-lines, and that stops its whole process group (a child's own helpers included): SIGTERM (or
-the signal given), a grace period, then SIGKILL.
+workers, the test harnesses' processes) is a `Launched`: a `subprocess.Popen` that also
+knows its name and log, so a failure can quote the log's last lines, and that stops its
+whole process group (a child's own helpers included): SIGTERM (or the signal given), a grace
+period, then SIGKILL. `stack.process` starts the servers differently (they must outlive us)
+but shares the log tail and the group members from here.
 """
 
 from __future__ import annotations
@@ -80,7 +81,9 @@ _STATE_LETTERS = {
 
 
 class Launched(subprocess.Popen[bytes]):
-    """A child in a session (so a process group) of its own, output to its log file."""
+    """Start argv in a session (so a process group) of its own, `env` on top of ours, stdout
+    and stderr to `log` (truncated, or appended to with `append`); without a log, to ours
+    (nowhere if `quiet`)."""
 
     def __init__(
         self,
@@ -145,21 +148,6 @@ class Launched(subprocess.Popen[bytes]):
     def kill_group(self) -> int:
         """SIGKILL the whole group at once and reap the child; the exit code (-9)."""
         return self.stop(0.0, signal.SIGKILL)
-
-
-def launch(
-    argv: Sequence[str],
-    *,
-    name: str,
-    env: Mapping[str, str] | None = None,
-    log: Path | None = None,
-    cwd: Path | None = None,
-    append: bool = False,
-    quiet: bool = False,
-) -> Launched:
-    """Start argv in its own session, `env` on top of ours, stdout and stderr to `log`
-    (truncated, or appended to with `append`); without a log, to ours (nowhere if `quiet`)."""
-    return Launched(argv, name=name, env=env, log=log, cwd=cwd, append=append, quiet=quiet)
 
 
 def stop_all(

@@ -23,7 +23,7 @@ import httpx
 from faust.types import StreamT
 
 from squidstream.isolation import isolated
-from squidstream.launcher import Launched, launch, stop_all
+from squidstream.launcher import Launched, stop_all
 from squidstream.settings import Settings, load_settings
 from squidstream.topics import ensure_topics
 from streams.bench_stores import clean_up, store_rates
@@ -86,7 +86,7 @@ def start_worker(settings: Settings, log_path: Path) -> Launched:
     command = [str(faust), "-A", "streams.app", "--datadir", str(data_dir), "worker", "-l", "warn"]
     command += ["--web-port", str(settings.faust_web_port)]
     name = f"worker on port {settings.faust_web_port}"
-    return launch(command, name=name, env=settings.as_env(), log=log_path)
+    return Launched(command, name=name, env=settings.as_env(), log=log_path)
 
 
 async def worker_drain(settings: Settings, total: int, log_dir: Path, workers: int = 1) -> float:
@@ -178,7 +178,7 @@ def run_counter(total: int, result: Path) -> None:
 def start_counter(settings: Settings, total: int, result: Path, log_dir: Path) -> Launched:
     command = [sys.executable, "-m", "streams.bench", COUNTER, str(total), str(result)]
     log = log_dir / f"{COUNTER}.log"
-    return launch(command, name=COUNTER, env=settings.as_env(), log=log, cwd=log_dir)
+    return Launched(command, name=COUNTER, env=settings.as_env(), log=log, cwd=log_dir)
 
 
 async def counter_drain(settings: Settings, total: int, log_dir: Path) -> float:

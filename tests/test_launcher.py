@@ -15,13 +15,12 @@ import pytest
 
 from squidstream.isolation import isolated
 from squidstream.launcher import (
-    LaunchError,
     Launched,
+    LaunchError,
     free_port,
     group_members,
     http_answers,
     http_ok,
-    launch,
     log_says,
     port_open,
     stop_all,
@@ -80,7 +79,7 @@ def started() -> Iterator[list[Launched]]:
 
 
 def _launch(started: list[Launched], tmp_path: Path, argv: list[str], name: str) -> Launched:
-    child = launch(argv, name=name, log=tmp_path / f"{name}.log")
+    child = Launched(argv, name=name, log=tmp_path / f"{name}.log")
     started.append(child)
     return child
 
@@ -162,11 +161,11 @@ def test_a_log_is_truncated_on_launch_or_appended_to(
 ) -> None:
     log = tmp_path / "again.log"
     log.write_text("old run\n")
-    first = launch(EXITS_AT_ONCE, name="again", log=log, append=True)
+    first = Launched(EXITS_AT_ONCE, name="again", log=log, append=True)
     started.append(first)
     first.wait(30)
     assert log.read_text().splitlines() == ["old run", "bad config: no broker"]
-    second = launch(EXITS_AT_ONCE, name="again", log=log)
+    second = Launched(EXITS_AT_ONCE, name="again", log=log)
     started.append(second)
     second.wait(30)
     assert log.read_text().splitlines() == ["bad config: no broker"]
@@ -176,7 +175,7 @@ def test_the_child_gets_our_environment_with_the_overrides_on_top(
     started: list[Launched], tmp_path: Path
 ) -> None:
     code = "import os; print(os.environ['SQUID_X'], os.environ['PATH'] != '', os.getcwd())"
-    child = launch(
+    child = Launched(
         _python(code), name="env", env={"SQUID_X": "mine"}, log=tmp_path / "env.log", cwd=tmp_path
     )
     started.append(child)
