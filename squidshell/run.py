@@ -14,20 +14,27 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from squidstream import launcher
 from squidstream.commands import console_argv
+from squidstream.launcher import (
+    Launched,
+    LaunchError,
+    Probe,
+    http_ok,
+    port_open,
+    wait_ready,
+)
 from squidstream.settings import Settings, get_settings
 from squidstream.tls import http_scheme
 from squidstream.worker_pages import worker_tables_url
@@ -37,6 +44,8 @@ SCRAPE_TIMEOUT_S = 2.0
 # A child that exits on its own is started again (a worker stops itself on a fatal error so
 # that it is restarted), at most this many times: a crash loop stops the run, to be read.
 RESTART_LIMIT = 5
+# Locust writes its CSV and HTML reports on SIGTERM: give it time to.
+FLOOD_GRACE_S = 60.0
 STORES = ("sql", "redis", "mongo")
 
 
@@ -50,24 +59,19 @@ class Child:
 
     name: str
     argv: list[str]
-    ready: Callable[[], bool]
+    ready: Probe
     where: str
     env: dict[str, str] = field(default_factory=dict)
-    process: subprocess.Popen[bytes] | None = None
+    process: Launched | None = None
     log_path: Path | None = None
     restarts: int = 0
 
     def start(self, log_dir: Path) -> None:
         self.log_path = log_dir / f"run-{self.name}.log"
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            self.argv,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **self.env},
-            start_new_session=True,  # Ctrl-C reaches us only; we stop children in order.
+        # Appended to: a restarted child's log follows the lines of the run that crashed.
+        self.process = Launched(
+            self.argv, name=self.name, env=self.env, log=self.log_path, append=True
         )
-        log.close()
 
     def exited(self) -> int | None:
         return None if self.process is None else self.process.poll()
@@ -89,27 +93,11 @@ class Child:
         )
         self.start(self.log_path.parent)
 
-    def terminate(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-
-    def wait_or_kill(self, deadline: float) -> None:
-        if self.process is None:
-            return
-        try:
-            self.process.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
 
 def stop_all(children: list[Child], grace_s: float = 15.0) -> None:
     """SIGTERM every child at once, then SIGKILL whatever is still up after the grace period."""
-    for child in reversed(children):
-        child.terminate()
-    deadline = time.monotonic() + grace_s
-    for child in reversed(children):
-        child.wait_or_kill(deadline)
+    started = [child.process for child in reversed(children) if child.process is not None]
+    launcher.stop_all(started, grace_s)
 
 
 @contextlib.contextmanager
@@ -126,24 +114,6 @@ def signals_ignored() -> Iterator[None]:
 
 def _squid(*args: str) -> list[str]:
     return console_argv(*args)
-
-
-def _port_open(host: str, port: int) -> Callable[[], bool]:
-    def check() -> bool:
-        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
-            return True
-        return False
-
-    return check
-
-
-def _http_ok(url: str) -> Callable[[], bool]:
-    def check() -> bool:
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-        return False
-
-    return check
 
 
 def pipeline(
@@ -163,13 +133,13 @@ def pipeline(
         Child(
             "gateway-kafka",
             _squid("gateway", "kafka"),
-            _port_open(settings.gateway_host, settings.gateway_kafka_port),
+            port_open(settings.gateway_host, settings.gateway_kafka_port),
             f"grpc://{settings.kafka_gateway_target}",
         ),
         Child(
             "gateway-rabbitmq",
             _squid("gateway", "rabbitmq"),
-            _port_open(settings.gateway_host, settings.gateway_rabbitmq_port),
+            port_open(settings.gateway_host, settings.gateway_rabbitmq_port),
             f"grpc://{settings.rabbitmq_gateway_target}",
         ),
     ]
@@ -177,7 +147,7 @@ def pipeline(
         Child(
             f"worker-{i + 1}",
             _squid("worker"),
-            _port_open(settings.faust_web_host, port),
+            port_open(settings.faust_web_host, port),
             worker_tables_url(settings.faust_web_host, port),
             env={"SQUID_FAUST_WEB_PORT": str(port)},
         )
@@ -189,7 +159,7 @@ def pipeline(
         Child(
             "ingress",
             _squid("ingress"),
-            _port_open(settings.ingress_host, settings.ingress_port),
+            port_open(settings.ingress_host, settings.ingress_port),
             f"{ingress}/docs",
             env={
                 "SQUID_ROUTE_WEIGHT_KAFKA": str(weights[0]),
@@ -202,7 +172,7 @@ def pipeline(
             Child(
                 "views",
                 _squid("views"),
-                _http_ok(f"{views}/healthz"),
+                http_ok(f"{views}/healthz"),
                 f"{views}/  (dashboard)",
             )
         )
@@ -212,16 +182,9 @@ def pipeline(
 
 
 def _wait_ready(child: Child) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while not child.ready():
-        code = child.exited()
-        if code is not None:
-            raise RunError(f"{child.name} exited with code {code}; see {child.log_path}")
-        if time.monotonic() > deadline:
-            raise RunError(
-                f"{child.name} not ready after {READY_TIMEOUT_S:.0f}s; see {child.log_path}"
-            )
-        time.sleep(0.5)
+    if child.process is None:
+        raise RunError(f"{child.name} was never started")
+    wait_ready(child.process, child.ready, READY_TIMEOUT_S, poll_s=0.5)
 
 
 @contextlib.contextmanager
@@ -247,7 +210,7 @@ def _print_table(children: list[Child]) -> None:
 
 def _supervise(
     children: list[Child],
-    flood: subprocess.Popen[bytes] | None,
+    flood: Launched | None,
     until: float,
     board: StatusBoard,
 ) -> None:
@@ -407,7 +370,7 @@ def run(args: argparse.Namespace) -> int:
     children = pipeline(settings, args.workers, (args.kafka_weight, args.rabbitmq_weight))
     urls = metrics_urls(settings, args.workers)
     board = StatusBoard(urls, args.status_every)
-    flood: subprocess.Popen[bytes] | None = None
+    flood: Launched | None = None
     try:
         with running(children, log_dir):
             _print_table(children)
@@ -417,23 +380,20 @@ def run(args: argparse.Namespace) -> int:
             print("metrics (Prometheus, docs/metrics.md):", *urls, ingress, sep="\n  ")
             print(flush=True)
             if args.flood_time != "0":
-                # Its own session: `flood` runs locust as a child, and both must stop with us.
-                flood = subprocess.Popen(
-                    _squid(*_flood_args(args, settings, log_dir)), start_new_session=True
-                )
+                # Its own group: `flood` runs locust as a child, and both must stop with us.
+                flood = Launched(_squid(*_flood_args(args, settings, log_dir)), name="flood")
                 print(f"Locust's report, at the end of the flood: {log_dir}/run-flood.html")
             until = time.monotonic() + (args.duration or float("inf"))
             _supervise(children, flood, until, board)
-    except RunError as exc:
+    except (RunError, LaunchError) as exc:
         print(f"squidstream run: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\nstopping ...", flush=True)
     finally:
         with signals_ignored():
-            if flood is not None and flood.poll() is None:
-                os.killpg(flood.pid, signal.SIGTERM)
-                flood.wait()
+            if flood is not None:
+                flood.stop(FLOOD_GRACE_S)
             if not args.keep_stack:
                 subprocess.call(_squid("stack", "down"))
     return 0

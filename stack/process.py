@@ -1,4 +1,8 @@
-"""Detached server processes: spawn, pid records, identity checks, stop, log tails."""
+"""Detached server processes: spawn, pid records, identity checks, stop.
+
+Log tails and process-group members come from `squidstream.launcher`, which starts the
+children that are ours to wait for (the servers here must outlive us).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from squidstream.launcher import group_members as group_members  # shared with our children
+from squidstream.launcher import tail as tail
 from stack.errors import StackError
 
 _LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND
@@ -158,22 +164,7 @@ def _group_alive(pgid: int) -> bool:
         return True
     # Zombies still count as group members until reaped, so look at each member's state.
     reap(pgid)
-    return _live_members(pgid)
-
-
-def _live_members(pgid: int) -> bool:
     return bool(group_members(pgid))
-
-
-def group_members(pgid: int) -> dict[int, str]:
-    """Pid -> state letter of every live (not zombie) process in the process group."""
-    members: dict[int, str] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = _stat_fields(int(entry.name))
-            if fields and fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
-                members[int(entry.name)] = fields[0]
-    return members
 
 
 def _signal(record: PidRecord, signum: int) -> None:
@@ -198,15 +189,3 @@ def terminate(record: PidRecord, timeout_s: float) -> bool:
     while _group_alive(record.pid) and time.monotonic() < deadline + 10:
         time.sleep(0.1)
     return True
-
-
-def tail(path: Path, lines: int = 15) -> str:
-    """The last lines of a log file, for error messages."""
-    try:
-        with path.open("rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, handle.tell() - 16_384))
-            text = handle.read().decode("utf-8", errors="replace")
-    except OSError:
-        return "(no log yet)"
-    return "\n".join(text.splitlines()[-lines:])

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
-import subprocess
 import sys
 import time
 import uuid
@@ -24,6 +22,8 @@ import faust
 import httpx
 from faust.types import StreamT
 
+from squidstream.isolation import isolated
+from squidstream.launcher import Launched, stop_all
 from squidstream.settings import Settings, load_settings
 from squidstream.topics import ensure_topics
 from squidstream.worker_pages import worker_tables_url
@@ -38,6 +38,7 @@ from streams.replay import drop_changelogs, fence
 from streams.synthetic import synthetic_events
 
 WORKER_TIMEOUT_S = 900.0
+STOP_GRACE_S = 60.0
 # The per-store ceilings are measured on this many events in batches of STORE_BATCH.
 STORE_SAMPLE = 20_000
 STORE_BATCH = 1000
@@ -45,19 +46,7 @@ STORE_BATCH = 1000
 
 def bench_settings(base: Settings, tag: str) -> Settings:
     """Settings with a private topic, group, key prefix and databases for one bench run."""
-    return base.model_copy(
-        update={
-            "events_topic": f"bench-{tag}",
-            "dead_letter_topic": f"bench-{tag}-dlq",
-            "rabbitmq_queue": f"bench-{tag}",
-            "rabbitmq_dead_letter_queue": f"bench-{tag}-dlq",
-            "faust_app_id": f"bench-{tag}",
-            "redis_prefix": f"bench{tag}",
-            "sql_database": f"squid_bench_{tag}",
-            "mongo_database": f"squid_bench_{tag}",
-            "faust_web_port": base.faust_web_port + 900,
-        }
-    )
+    return isolated(base, f"squid_bench_{tag}", base.faust_web_port + 900)
 
 
 async def preload(settings: Settings, events: Sequence[Event]) -> float:
@@ -91,21 +80,14 @@ async def bare_drain(settings: Settings) -> float:
         return total / (time.perf_counter() - started)
 
 
-def worker_env(settings: Settings) -> dict[str, str]:
-    """The environment that makes a worker subprocess use these settings."""
-    return {**os.environ, **settings.as_env()}
-
-
-def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
+def start_worker(settings: Settings, log_path: Path) -> Launched:
     """A `faust -A streams.app worker` subprocess with its own data directory."""
     faust = Path(sys.executable).with_name("faust")
     data_dir = log_path.with_suffix(".data")
     command = [str(faust), "-A", "streams.app", "--datadir", str(data_dir), "worker", "-l", "warn"]
     command += ["--web-port", str(settings.faust_web_port)]
-    with log_path.open("wb") as log_file:
-        return subprocess.Popen(
-            command, env=worker_env(settings), stdout=log_file, stderr=subprocess.STDOUT
-        )
+    name = f"worker on port {settings.faust_web_port}"
+    return Launched(command, name=name, env=settings.as_env(), log=log_path)
 
 
 async def worker_drain(settings: Settings, total: int, log_dir: Path, workers: int = 1) -> float:
@@ -130,15 +112,12 @@ async def worker_drain(settings: Settings, total: int, log_dir: Path, workers: i
                     first = (now, projected)
                 if first and projected >= total:
                     return (projected - first[1]) / max(now - first[0], 1e-9)
-                if any(process.poll() is not None for process in processes):
-                    raise RuntimeError(f"a worker exited; see the logs in {log_dir}")
+                for process in processes:
+                    process.check_alive()
                 await asyncio.sleep(0.05)
         raise RuntimeError(f"workers did not finish in {WORKER_TIMEOUT_S:.0f}s; see {log_dir}")
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=60)
+        stop_all(processes, STOP_GRACE_S)
 
 
 COUNTER = "count-only"
@@ -197,14 +176,10 @@ def run_counter(total: int, result: Path) -> None:
     faust.Worker(app, loglevel="warning").execute_from_commandline()
 
 
-def start_counter(
-    settings: Settings, total: int, result: Path, log_dir: Path
-) -> subprocess.Popen[bytes]:
+def start_counter(settings: Settings, total: int, result: Path, log_dir: Path) -> Launched:
     command = [sys.executable, "-m", "streams.bench", COUNTER, str(total), str(result)]
-    with (log_dir / f"{COUNTER}.log").open("wb") as log_file:
-        return subprocess.Popen(
-            command, env=worker_env(settings), cwd=log_dir, stdout=log_file, stderr=log_file
-        )
+    log = log_dir / f"{COUNTER}.log"
+    return Launched(command, name=COUNTER, env=settings.as_env(), log=log, cwd=log_dir)
 
 
 async def counter_drain(settings: Settings, total: int, log_dir: Path) -> float:
@@ -215,15 +190,13 @@ async def counter_drain(settings: Settings, total: int, log_dir: Path) -> float:
     deadline = time.monotonic() + WORKER_TIMEOUT_S
     try:
         while not result.exists():
-            if process.poll() is not None:
-                raise RuntimeError(f"the counting agent exited; see {log_dir / COUNTER}.log")
+            process.check_alive()
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the counting agent did not finish in {WORKER_TIMEOUT_S:.0f}s")
             await asyncio.sleep(0.05)
         return float(json.loads(result.read_text())["events_per_s"])
     finally:
-        process.terminate()
-        process.wait(timeout=60)
+        process.stop(STOP_GRACE_S)
         result.unlink(missing_ok=True)
         # Faust makes `<app id>-data` in its working directory even with in-memory tables.
         shutil.rmtree(log_dir / f"{settings.faust_app_id}-{COUNTER}-data", ignore_errors=True)
@@ -260,8 +233,9 @@ async def bench(base: Settings, count: int, naive_sample: int) -> int:
     try:
         await _measure(settings, base.data_dir / "bench", tag, count, naive_sample)
     finally:
-        await clean_up(settings, f"bench-{tag}")
-        print(f"cleaned up topics bench-{tag}*, databases and Redis prefix {settings.redis_prefix}")
+        name = settings.faust_app_id
+        await clean_up(settings, name)
+        print(f"cleaned up topics {name}*, databases and Redis prefix {settings.redis_prefix}")
     return 0
 
 

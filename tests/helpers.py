@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import uuid
 from collections.abc import Sequence
@@ -12,6 +11,8 @@ from typing import Any
 import aiomysql
 import httpx
 
+from squidstream.isolation import isolated
+from squidstream.launcher import free_port as free_port  # the tests import it from here
 from squidstream.settings import Settings
 
 
@@ -24,36 +25,18 @@ def unique_name(prefix: str) -> str:
     return f"{clean}_{uuid.uuid4().hex[:12]}"
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 def isolated_settings(stack: Settings, prefix: str) -> Settings:
     """The stack's settings with a private topic, queue, consumer group, Redis prefix,
     SQL and Mongo databases, and a free worker web port: a test of its own on shared servers.
     """
-    tag = unique_name(prefix)
-    web_port = free_port()
-    return stack.model_copy(
-        update={
-            "events_topic": f"{tag}-events",
-            "dead_letter_topic": f"{tag}-dlq",
-            "rabbitmq_queue": f"{tag}-events",
-            "rabbitmq_dead_letter_queue": f"{tag}-dlq",
-            "faust_app_id": tag,
-            "redis_prefix": tag,
-            "sql_database": tag,
-            "mongo_database": tag,
-            "faust_web_port": web_port,
-            "events_partitions": 4,
-            "batch_timeout_s": 0.1,
-            # A SIGKILLed worker's partitions move after this long instead of 30 s.
-            "consumer_session_timeout_s": 6.0,
-        }
+    return isolated(
+        stack,
+        unique_name(prefix),
+        free_port(),
+        events_partitions=4,
+        batch_timeout_s=0.1,
+        # A SIGKILLed worker's partitions move after this long instead of 30 s.
+        consumer_session_timeout_s=6.0,
     )
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from squidshell.run import RESTART_LIMIT, Child, RunError, metrics_urls, pipeline
+from squidshell.run import RESTART_LIMIT, Child, RunError, metrics_urls, pipeline, running
+from squidstream.launcher import LaunchError
 from squidstream.settings import Settings
 
 
@@ -56,6 +57,19 @@ def test_a_child_that_exits_is_restarted_until_the_limit(tmp_path: Path) -> None
     code = child.process.wait(timeout=30)
     with pytest.raises(RunError, match=f"code 70 after {RESTART_LIMIT} restarts"):
         child.restart(code)
+
+
+def test_a_child_that_exits_before_it_is_ready_stops_the_run_with_its_last_log_lines(
+    tmp_path: Path,
+) -> None:
+    argv = [sys.executable, "-c", "print('no broker at 127.0.0.1:9'); raise SystemExit(2)"]
+    later = Child("ingress", [sys.executable, "-c", "raise SystemExit(0)"], lambda: True, "-")
+    children = [Child("gateway-kafka", argv, lambda: False, "-"), later]
+    failed = pytest.raises(LaunchError, match="gateway-kafka exited with code 2")
+    with failed as caught, running(children, tmp_path):
+        pass
+    assert "no broker at 127.0.0.1:9" in str(caught.value)
+    assert later.process is None  # nothing after it was started
 
 
 def test_with_a_certificate_the_ingress_and_views_are_shown_and_scraped_over_https(

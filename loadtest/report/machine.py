@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aio_pika
-import aiomysql
 import psutil
 import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 
 from loadtest.processes import ROOT
+from loadtest.report.pipeline import sql_server_cursor
 from squidstream.settings import Settings
 
 LIBRARIES = (
@@ -139,19 +139,10 @@ async def _redis(settings: Settings) -> str:
 
 
 async def _sql(settings: Settings) -> str:
-    conn = await aiomysql.connect(
-        host=settings.sql_host,
-        port=settings.sql_port,
-        user=settings.sql_user,
-        password=settings.sql_password.get_secret_value(),
-    )
-    try:
-        async with conn.cursor() as cur:
-            await cur.execute("SELECT VERSION()")
-            (version,) = await cur.fetchone()
-            return f"{settings.sql_server} {version}"
-    finally:
-        conn.close()
+    async with sql_server_cursor(settings) as cur:
+        await cur.execute("SELECT VERSION()")
+        (version,) = await cur.fetchone()
+        return f"{settings.sql_server} {version}"
 
 
 async def _mongo(settings: Settings) -> str:

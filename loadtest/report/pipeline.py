@@ -17,6 +17,7 @@ from pymongo import AsyncMongoClient
 
 from loadtest.brokers import delete_keys, delete_queue, delete_topic
 from loadtest.processes import Child, free_port, wait_http, wait_serving
+from squidstream.isolation import isolated
 from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
 from squidstream.worker_pages import worker_tables_url
@@ -26,21 +27,7 @@ OnStart = Callable[[str, int], None]
 
 def private_settings(base: Settings, tag: str) -> Settings:
     """Names nobody else uses; everything under them is dropped by `drop_private`."""
-    name = f"bench_report_{tag}_{uuid.uuid4().hex[:8]}"
-    web_port = free_port()
-    return base.model_copy(
-        update={
-            "events_topic": f"{name}-events",
-            "dead_letter_topic": f"{name}-dlq",
-            "rabbitmq_queue": f"{name}-events",
-            "rabbitmq_dead_letter_queue": f"{name}-dlq",
-            "faust_app_id": name,
-            "redis_prefix": name,
-            "sql_database": name,
-            "mongo_database": name,
-            "faust_web_port": web_port,
-        }
-    )
+    return isolated(base, f"bench_report_{tag}_{uuid.uuid4().hex[:8]}", free_port())
 
 
 async def drop_private(settings: Settings) -> None:
@@ -75,7 +62,9 @@ async def drop_app_topics(settings: Settings) -> None:
         await admin.close()
 
 
-async def _drop_sql(settings: Settings) -> None:
+@contextlib.asynccontextmanager
+async def sql_server_cursor(settings: Settings) -> AsyncIterator[Any]:
+    """A cursor on the settings' SQL server, no database chosen."""
     conn = await aiomysql.connect(
         host=settings.sql_host,
         port=settings.sql_port,
@@ -84,9 +73,14 @@ async def _drop_sql(settings: Settings) -> None:
     )
     try:
         async with conn.cursor() as cur:
-            await cur.execute(f"DROP DATABASE IF EXISTS `{settings.sql_database}`")
+            yield cur
     finally:
         conn.close()
+
+
+async def _drop_sql(settings: Settings) -> None:
+    async with sql_server_cursor(settings) as cur:
+        await cur.execute(f"DROP DATABASE IF EXISTS `{settings.sql_database}`")
 
 
 @dataclass

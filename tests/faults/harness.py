@@ -106,16 +106,10 @@ class Pipeline:
         await wait_http(self.ingress, f"{self.ingress_url}/api/routes")
 
     def kill_worker(self, index: int) -> None:
-        process = self.workers[index].process
-        assert process is not None
-        process.kill()
-        process.wait(30)
+        self.workers[index].started().kill_group()
 
     def kill_gateway(self, route: str) -> None:
-        process = self.gateways[route].process
-        assert process is not None
-        process.kill()
-        process.wait(30)
+        self.gateways[route].started().kill_group()
 
     async def supervise(self, stop: asyncio.Event) -> None:
         """Restart a worker that exits by itself, as its supervisor (systemd, k8s) would."""

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import socket
-import subprocess
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
+from squidstream.launcher import Launched
 from squidstream.settings import Settings
 from streams.bench import start_worker
 from streams.decode import Event, encode
@@ -28,11 +26,7 @@ from streams.fold import fold
 from streams.sinks.mongo import TRACKING_COLLECTION
 from tests.helpers import isolated_settings, sql_connect, worker_pages
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+STOP_GRACE_S = 60.0
 
 
 def isolated(stack: Settings, name: str) -> Settings:
@@ -41,7 +35,7 @@ def isolated(stack: Settings, name: str) -> Settings:
 
 
 @contextmanager
-def worker(settings: Settings, log_dir: Path, name: str = "w") -> Iterator[subprocess.Popen[bytes]]:
+def worker(settings: Settings, log_dir: Path, name: str = "w") -> Iterator[Launched]:
     """A worker subprocess, stopped (or killed) on exit."""
     process = start_worker(settings, log_dir / f"{name}-{settings.faust_web_port}.log")
     try:
@@ -50,14 +44,9 @@ def worker(settings: Settings, log_dir: Path, name: str = "w") -> Iterator[subpr
         stop(process)
 
 
-def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    if process.poll() is None:
-        os.kill(process.pid, sig)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
+def stop(process: Launched, sig: int = signal.SIGTERM) -> None:
+    """Send `sig` to the worker's group; SIGKILL it if it still runs a minute later."""
+    process.stop(STOP_GRACE_S, sig)
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -10,6 +10,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from squidstream import isolation
 from squidstream.settings import Settings
 from tests.views.pipeline import Pipeline, pipeline_settings, start_pipeline, stop_pipeline
 from tests.views.seed import drop_all
@@ -17,17 +18,9 @@ from views.app import create_app
 
 
 def isolated(settings: Settings, tag: str = "") -> Settings:
-    """The stack's settings with a Redis prefix, SQL and Mongo database of this test's own."""
-    uid = f"{tag}{uuid.uuid4().hex[:10]}"
-    return settings.model_copy(
-        update={
-            "redis_prefix": f"views-test-{uid}",
-            "sql_database": f"views_test_{uid}",
-            "mongo_database": f"views_test_{uid}",
-            # No worker ever announces itself on this app's workers topic.
-            "faust_app_id": f"views-test-{uid}",
-        }
-    )
+    """The stack's settings with a Redis prefix, SQL and Mongo database of this test's own
+    (and a Faust app id on whose workers topic no worker ever announces itself)."""
+    return isolation.isolated(settings, f"views_test_{tag}{uuid.uuid4().hex[:10]}")
 
 
 @pytest_asyncio.fixture

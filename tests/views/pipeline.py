@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,14 +14,17 @@ from aiokafka import AIOKafkaProducer
 
 from squidstream.contract import GAMES as GAME_NAMES
 from squidstream.contract import event_id_for
+from squidstream.launcher import Launched, Probe, wait_ready
 from squidstream.proto import game_pb2
 from squidstream.settings import Settings
 from squidstream.topics import ensure_topics
+from streams.bench import start_worker
 from streams.synthetic import winner_for
 from tests.helpers import isolated_settings
 from tests.views.seed import SeedGame
 
-FAUST = Path(sys.executable).with_name("faust")
+READY_TIMEOUT_S = 120.0
+STOP_GRACE_S = 60.0
 ROUTES = {"kafka": game_pb2.ROUTE_KAFKA, "rabbitmq": game_pb2.ROUTE_RABBITMQ}
 
 
@@ -38,8 +38,7 @@ class Pipeline:
     """One worker projecting one private topic; `produced` is every event sent so far."""
 
     settings: Settings
-    process: subprocess.Popen[bytes]
-    log_path: Path
+    process: Launched
     produced: list[SeedGame] = field(default_factory=list)
     _rng: random.Random = field(default_factory=lambda: random.Random(2026))
 
@@ -79,9 +78,7 @@ class Pipeline:
         self.produced.extend(games)
 
     def check_alive(self) -> None:
-        if self.process.poll() is not None:
-            tail = self.log_path.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"worker exited with {self.process.returncode}:\n{tail}")
+        self.process.check_alive()
 
 
 def _encode(game: SeedGame) -> bytes:
@@ -102,47 +99,32 @@ def _encode(game: SeedGame) -> bytes:
 def start_pipeline(settings: Settings, log_dir: Path) -> Pipeline:
     """Create the topic and start `faust -A streams.app worker` with SQUID_* for it."""
     asyncio.run(ensure_topics(settings, {settings.events_topic: settings.events_partitions}))
-    env = {**os.environ, **settings.as_env()}
-    log_path = log_dir / "worker.log"
-    command = [str(FAUST), "-A", "streams.app", "--datadir", str(log_dir / "data")]
-    command += ["worker", "-l", "warn", "--web-port", str(settings.faust_web_port)]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    pipeline = Pipeline(settings, process, log_path)
+    pipeline = Pipeline(settings, start_worker(settings, log_dir / "worker.log"))
     try:
-        _wait_until_ready(pipeline)
+        wait_ready(pipeline.process, _owns_every_partition(settings), READY_TIMEOUT_S, poll_s=0.5)
     except BaseException:
         stop_pipeline(pipeline)
         raise
     return pipeline
 
 
-def _wait_until_ready(pipeline: Pipeline, timeout_s: float = 120) -> None:
-    """Until the worker owns every partition: events sent earlier can race its table set-up
-    (seen here: PartitionsMismatch for a changelog topic not created yet)."""
-    settings = pipeline.settings
+def _owns_every_partition(settings: Settings) -> Probe:
+    """Ready once the worker owns every partition: events sent earlier can race its table
+    set-up (seen here: PartitionsMismatch for a changelog topic not created yet)."""
     url = f"http://{settings.faust_web_host}:{settings.faust_web_port}/squid/tables/"
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        pipeline.check_alive()
+
+    def check() -> bool:
         try:
             owned = httpx.get(url, timeout=2).json().get("partitions", [])
         except (httpx.HTTPError, ValueError):
-            owned = []
-        if len(owned) == pipeline.settings.events_partitions:
-            return
-        time.sleep(0.5)
-    raise RuntimeError(f"worker not ready after {timeout_s:.0f}s; see {pipeline.log_path}")
+            return False
+        return len(owned) == settings.events_partitions
+
+    return check
 
 
 def stop_pipeline(pipeline: Pipeline) -> None:
-    if pipeline.process.poll() is None:
-        pipeline.process.terminate()
-        try:
-            pipeline.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            pipeline.process.kill()
-            pipeline.process.wait(timeout=30)
+    pipeline.process.stop(STOP_GRACE_S)
 
 
 async def wait_until_projected(
