@@ -32,6 +32,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     streams = bench_kinds(subparsers).add_parser("streams", help="drain rates vs bare and naive")
     streams.add_argument("--events", type=int, default=200_000, help="events to preload")
     streams.add_argument("--naive-sample", type=int, default=5_000, help="naive consumer sample")
+    streams.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        choices=range(1, 9),
+        metavar="N",
+        help="also drain with N worker processes (default 2; 1 skips that pass)",
+    )
+    streams.add_argument("--check", action="store_true", help="exit 1 if any goal is missed")
     streams.set_defaults(func=run_bench)
 
 
@@ -73,4 +82,5 @@ def run_replay(args: argparse.Namespace) -> int:
 def run_bench(args: argparse.Namespace) -> int:
     from streams.bench import bench
 
-    return asyncio.run(bench(load_settings(), args.events, args.naive_sample))
+    met = asyncio.run(bench(load_settings(), args.events, args.naive_sample, args.workers))
+    return 1 if args.check and not met else 0

@@ -57,12 +57,14 @@ def parse_drain(output: str, events: int) -> Drain:
 def run_drain(
     events: int,
     naive_sample: int,
+    workers: int,
     env: dict[str, str],
     timeout_s: float,
     on_start: Callable[[str, int], None],
 ) -> Drain:
     argv = console_argv("bench", "streams")
     argv += ["--events", str(events), "--naive-sample", str(naive_sample)]
+    argv += ["--workers", str(workers)]
     with subprocess.Popen(
         argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as process:

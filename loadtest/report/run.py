@@ -44,6 +44,7 @@ class Plan:
     fresh_wait_s: float
     drain_events: int
     drain_naive: int
+    drain_workers: int
     read_sizes: tuple[int, ...]
     read_calls: int
     audit_calls: int
@@ -59,6 +60,7 @@ QUICK = Plan(
     fresh_wait_s=4.0,
     drain_events=2_000,
     drain_naive=200,
+    drain_workers=1,
     read_sizes=(1_000, 3_000),
     read_calls=100,
     audit_calls=5,
@@ -75,6 +77,7 @@ FULL = Plan(
     fresh_wait_s=20.0,
     drain_events=100_000,
     drain_naive=2_000,
+    drain_workers=2,
     read_sizes=(10_000, 100_000, 1_000_000),
     read_calls=2_000,
     # On FerretDB a log page is a scan, stopped at LOG_MAX_TIME_MS: 10 calls bound the time.
@@ -173,6 +176,7 @@ class Run:
             run_drain,
             self.plan.drain_events,
             self.plan.drain_naive,
+            self.plan.drain_workers,
             env,
             self.plan.timeout_s,
             self.started,
