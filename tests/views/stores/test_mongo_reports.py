@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pymongo import AsyncMongoClient
 
 from squidstream.settings import Settings
-from tests.views.seed import SeedGame, make_games, seed_mongo, tracking_docs
+from tests.views.seed import SeedGame, make_games, seed_mongo
 from views.stores.mongo_reports import (
     BadCursor,
     LogCursor,
@@ -125,10 +125,10 @@ async def seeded(store_settings: Settings) -> list[SeedGame]:
 async def test_totals_count_only_the_events_topic_s_partitions(
     seeded: list[SeedGame], store_settings: Settings
 ) -> None:
+    another = store_settings.model_copy(update={"events_topic": "another-topic"})
+    await seed_mongo(another, seeded, 1_767_300_000_000)
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(store_settings.mongo_url)
     try:
-        tracking = client[store_settings.mongo_database]["projection_tracking"]
-        await tracking.insert_many(tracking_docs("another-topic", seeded, AT))
         reports = MongoReports(
             client,
             store_settings.mongo_database,
