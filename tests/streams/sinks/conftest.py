@@ -12,7 +12,8 @@ from squidstream.settings import Settings
 from streams.sinks.mongo import MongoProjection
 from streams.sinks.redis import RedisProjection
 from streams.sinks.sql import SqlProjection
-from tests.streams.sinks.stores import Opened, open_mongo, open_redis, open_sql, private_settings
+from tests.helpers import isolated_settings
+from tests.streams.sinks.stores import Opened, open_mongo, open_redis, open_sql
 
 OPENERS: dict[str, Callable[[Settings], Awaitable[Opened[Any, Any]]]] = {
     "sql": open_sql,
@@ -23,7 +24,7 @@ OPENERS: dict[str, Callable[[Settings], Awaitable[Opened[Any, Any]]]] = {
 
 @pytest.fixture
 def sink_settings(stack: Settings) -> Settings:
-    return private_settings(stack)
+    return isolated_settings(stack, "sink")
 
 
 async def _opened(name: str, settings: Settings) -> AsyncIterator[Opened[Any, Any]]:

@@ -7,7 +7,6 @@ on every call, so a test that counts also checks that rows and totals agree.
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
@@ -44,19 +43,6 @@ class Opened(Generic[P, C]):
             await self.drop()
         finally:
             await self.projection.close()
-
-
-def private_settings(stack: Settings) -> Settings:
-    """A topic, SQL and Mongo database and Redis prefix nobody else uses."""
-    tag = uuid.uuid4().hex[:10]
-    return stack.model_copy(
-        update={
-            "events_topic": f"t{tag}",
-            "sql_database": f"squid_t_{tag}",
-            "mongo_database": f"squid_t_{tag}",
-            "redis_prefix": f"t{tag}",
-        }
-    )
 
 
 def laid_out(events: Sequence[Event], partition: int = 0, first: int = 0) -> list[Event]:

@@ -19,7 +19,8 @@ from streams.errors import StoreBehind
 from streams.sinks import Ledger
 from streams.sinks.sql import SqlProjection
 from streams.synthetic import synthetic_events
-from tests.streams.sinks.stores import Opened, batch, laid_out, open_sql, private_settings
+from tests.helpers import isolated_settings
+from tests.streams.sinks.stores import Opened, batch, laid_out, open_sql
 
 pytestmark = [pytest.mark.stack, pytest.mark.sql]
 
@@ -30,29 +31,26 @@ async def ledger(store: Opened[Any, Any], stack: Settings) -> AsyncIterator[Ledg
     if isinstance(store.projection, SqlProjection):
         yield store.projection
         return
-    opened = await open_sql(private_settings(stack))
+    opened = await open_sql(isolated_settings(stack, "ledger"))
     try:
         yield opened.projection
     finally:
         await opened.close()
 
 
-async def test_a_batch_applied_twice_counts_once(store: Opened[Any, Any]) -> None:
-    events = laid_out(synthetic_events(200, seed=1))
-    await store.projection.apply(batch(events))
-    await store.projection.apply(batch(events))
-    assert await store.count() == 200
-    assert await store.projection.positions() == {0: 200}
-
-
-async def test_an_overlapping_batch_applies_only_the_offsets_not_applied(
-    store: Opened[Any, Any],
+@pytest.mark.parametrize(
+    ("seed", "total", "deliveries"),
+    [(1, 200, [(0, 200), (0, 200)]), (2, 300, [(0, 150), (100, 300)])],
+    ids=["a-batch-applied-twice", "an-overlapping-batch-from-an-older-commit"],
+)
+async def test_re_delivered_offsets_count_once(
+    store: Opened[Any, Any], seed: int, total: int, deliveries: list[tuple[int, int]]
 ) -> None:
-    events = laid_out(synthetic_events(300, seed=2))
-    await store.projection.apply(batch(events[:150]))
-    await store.projection.apply(batch(events[100:]))  # re-delivered from an older commit
-    assert await store.count() == 300
-    assert await store.projection.positions() == {0: 300}
+    events = laid_out(synthetic_events(total, seed=seed))
+    for start, end in deliveries:
+        await store.projection.apply(batch(events[start:end]))
+    assert await store.count() == total
+    assert await store.projection.positions() == {0: total}
 
 
 async def test_a_batch_past_the_tracking_record_is_refused_as_behind(
