@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -44,3 +45,14 @@ def stack(stack_is_external: bool) -> Settings:
         except StackError as exc:
             pytest.fail(f"the local stack did not come up:\n{exc}", pytrace=False)
     return settings
+
+
+@pytest.fixture
+def load_with(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str], Settings]:
+    """Loads the settings with one more variable set, for this test only."""
+
+    def load(name: str, value: str) -> Settings:
+        monkeypatch.setenv(name, value)
+        return load_settings()
+
+    return load

@@ -149,17 +149,20 @@ async def flood(url: str) -> Counter[str]:
     return Counter(event["route"] for event in events)
 
 
+# Every process this test starts listens on a free port of its own.
+PORTS = (
+    "gateway_kafka_port",
+    "gateway_rabbitmq_port",
+    "gateway_kafka_metrics_port",
+    "gateway_rabbitmq_metrics_port",
+    "ingress_port",
+    "views_port",
+)
+
+
 def _settings(stack: Settings) -> Settings:
-    return isolated_settings(stack, "prom").model_copy(
-        update={
-            "gateway_kafka_port": free_port(),
-            "gateway_rabbitmq_port": free_port(),
-            "gateway_kafka_metrics_port": free_port(),
-            "gateway_rabbitmq_metrics_port": free_port(),
-            "ingress_port": free_port(),
-            "views_port": free_port(),
-        }
-    )
+    ports = {name: free_port() for name in PORTS}
+    return isolated_settings(stack, "prom").model_copy(update=ports)
 
 
 async def scalar(api: httpx.AsyncClient, promql: str, expected: float) -> list[float]:

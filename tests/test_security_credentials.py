@@ -4,6 +4,7 @@ clients we use, and names that reach a query, a glob or a URL validated at load.
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 
 import aiormq
@@ -11,7 +12,9 @@ import pytest
 import redis.asyncio as aioredis
 from pymongo.uri_parser import parse_uri
 
-from squidstream.settings import Settings, SettingsError, load_settings
+from squidstream.settings import Settings, SettingsError
+
+LoadWith = Callable[[str, str], Settings]
 
 HOSTILE = "p/a#s@s%w:o?r d&="
 
@@ -114,11 +117,10 @@ def test_sql_tls_gives_a_verifying_context_and_none_without_tls() -> None:
     ],
 )
 def test_an_unsafe_name_is_refused_at_load_naming_the_variable(
-    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+    load_with: LoadWith, name: str, value: str
 ) -> None:
-    monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=name):
-        load_settings()
+        load_with(name, value)
 
 
 @pytest.mark.parametrize(
@@ -131,7 +133,6 @@ def test_an_unsafe_name_is_refused_at_load_naming_the_variable(
     ],
 )
 def test_the_names_our_tests_and_benchmarks_use_are_accepted(
-    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+    load_with: LoadWith, name: str, value: str
 ) -> None:
-    monkeypatch.setenv(name, value)
-    load_settings()
+    load_with(name, value)

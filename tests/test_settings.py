@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from squidstream.settings import Settings, SettingsError, load_settings
+
+LoadWith = Callable[[str, str], Settings]
 
 
 def test_defaults_are_loopback_and_the_design_ports() -> None:
@@ -32,11 +36,10 @@ def test_environment_overrides_a_default(monkeypatch: pytest.MonkeyPatch) -> Non
     ],
 )
 def test_a_bad_value_fails_with_the_variable_named(
-    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+    load_with: LoadWith, name: str, value: str
 ) -> None:
-    monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=name):
-        load_settings()
+        load_with(name, value)
 
 
 def test_secrets_do_not_leak_into_the_repr() -> None:

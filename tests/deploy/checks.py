@@ -41,32 +41,33 @@ def squid_names_in(text: str) -> set[str]:
     return set(SQUID_NAME.findall(text))
 
 
+def _pinned(path: str, pattern: str, missing: str) -> str:
+    """The first group of `pattern` (multi-line) in a file of the repository."""
+    match = re.search(pattern, (PROJECT_ROOT / path).read_text(), re.M)
+    assert match, f"{path} {missing}"
+    return match.group(1)
+
+
 @cache
 def kafka_version() -> str:
     """The Kafka release the local stack (and so every test) runs: stack/kafka/pom.xml."""
-    pom = (PROJECT_ROOT / "stack" / "kafka" / "pom.xml").read_text()
-    match = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", pom)
-    assert match, "stack/kafka/pom.xml names no kafka.version"
-    return match.group(1)
+    return _pinned(
+        "stack/kafka/pom.xml", r"<kafka\.version>([^<]+)</kafka\.version>", "names no kafka.version"
+    )
 
 
 @cache
 def tidb_version() -> str:
     """The TiDB release stack/tidb/build.sh builds."""
-    match = re.search(
-        r'^TIDB_RELEASE="([^"]+)"', (PROJECT_ROOT / "stack" / "tidb" / "build.sh").read_text(), re.M
-    )
-    assert match, "stack/tidb/build.sh names no TIDB_RELEASE"
-    return match.group(1)
+    return _pinned("stack/tidb/build.sh", r'^TIDB_RELEASE="([^"]+)"', "names no TIDB_RELEASE")
 
 
 @cache
 def ferretdb_version() -> str:
     """The FerretDB release stack/ferretdb/ embeds (its go.mod, without the v)."""
-    go_mod = (PROJECT_ROOT / "stack" / "ferretdb" / "go.mod").read_text()
-    match = re.search(r"github\.com/FerretDB/FerretDB v(\S+)", go_mod)
-    assert match, "stack/ferretdb/go.mod requires no FerretDB"
-    return match.group(1)
+    return _pinned(
+        "stack/ferretdb/go.mod", r"github\.com/FerretDB/FerretDB v(\S+)", "requires no FerretDB"
+    )
 
 
 def debian_version(package: str) -> str | None:

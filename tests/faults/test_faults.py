@@ -34,6 +34,8 @@ class Fault:
     inject: Callable[[Pipeline, Settings], Awaitable[None]]
     workers: int = 1
     weights: tuple[int, int] = (50, 50)
+    # The fixture of the private stack it breaks (tests/faults/conftest.py).
+    servers: str = "fault_stack"
 
 
 async def worker_killed_and_restarted(p: Pipeline, stack: Settings) -> None:
@@ -106,24 +108,29 @@ FAULTS = [
 
 # On three KRaft brokers, the events topic at replication factor 3 and min ISR 2.
 CLUSTER_FAULTS = [
-    Fault("SIGKILL 1 of 3 Kafka brokers, restart", server_killed_and_restarted("kafka-2")),
+    Fault(
+        "SIGKILL 1 of 3 Kafka brokers, restart",
+        server_killed_and_restarted("kafka-2"),
+        servers="cluster_stack",
+    ),
 ]
 
 
+@pytest.fixture
+def servers(fault: Fault, request: pytest.FixtureRequest) -> Settings:
+    """The private stack `fault` breaks: one of each server, or three Kafka brokers."""
+    stack: Settings = request.getfixturevalue(fault.servers)
+    return stack
+
+
 @pytest.mark.asyncio
-@pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
+@pytest.mark.parametrize(
+    "fault", FAULTS + CLUSTER_FAULTS, ids=[f.name for f in FAULTS + CLUSTER_FAULTS]
+)
 async def test_a_fault_mid_flood_loses_nothing_and_doubles_nothing(
-    fault: Fault, fault_stack: Settings, fault_table: list[dict[str, Any]], tmp_path: Path
+    fault: Fault, servers: Settings, fault_table: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    await run_fault(fault, fault_stack, fault_table, tmp_path)
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("fault", CLUSTER_FAULTS, ids=[f.name for f in CLUSTER_FAULTS])
-async def test_a_broker_lost_mid_flood_loses_nothing_and_doubles_nothing(
-    fault: Fault, cluster_stack: Settings, fault_table: list[dict[str, Any]], tmp_path: Path
-) -> None:
-    await run_fault(fault, cluster_stack, fault_table, tmp_path)
+    await run_fault(fault, servers, fault_table, tmp_path)
 
 
 async def run_fault(

@@ -18,10 +18,11 @@ from gateways.errors import (
 )
 from gateways.events import Encoded, play, validate
 from gateways.gateway import Gateway
-from gateways.reservations import Claim, Held, Verdict
+from gateways.reservations import Claim, Verdict
 from gateways.reservations.memory import MemoryReservations, MemoryStore
 from squidstream.contract import OCCURRED_AT_MAX_MS, OCCURRED_AT_MIN_MS
 from squidstream.proto import game_pb2
+from tests.gateways.doubles import HeldEmitter, WatchedReservations
 
 T0 = 1_700_000_000_000
 
@@ -46,20 +47,6 @@ def _gateway(
 
 def _req(request_id: str, game_id: int = 1, players: int = 10) -> game_pb2.PlayRequest:
     return game_pb2.PlayRequest(request_id=request_id, game_id=game_id, players=players)
-
-
-class GatedEmitter(MemoryEmitter):
-    """Holds each publish until the test opens the gate; `entered` is set once one waits."""
-
-    def __init__(self, route: str = "kafka") -> None:
-        super().__init__(route)  # type: ignore[arg-type]
-        self.entered = asyncio.Event()
-        self.gate = asyncio.Event()
-
-    async def emit_many(self, events: Sequence[Encoded]) -> None:
-        self.entered.set()
-        await self.gate.wait()
-        await super().emit_many(events)
 
 
 @pytest.mark.asyncio
@@ -138,20 +125,6 @@ async def test_broker_down_releases_the_reservation_so_a_retry_elsewhere_decides
     assert rabbitmq.emitted == [event]
 
 
-class WatchedReservations(MemoryReservations):
-    """Sets `waiting` once a reserve finds another publish's live lease."""
-
-    def __init__(self, store: MemoryStore) -> None:
-        super().__init__(store)
-        self.waiting = asyncio.Event()
-
-    async def reserve(self, claims: Sequence[Claim]) -> list[Held]:
-        held = await super().reserve(claims)
-        if any(found.verdict is Verdict.PENDING for found in held):
-            self.waiting.set()
-        return held
-
-
 class UnsureEmitter(MemoryEmitter):
     """Keeps the events but reports a timeout, as a broker that acks too late would."""
 
@@ -172,16 +145,16 @@ async def test_an_unsure_publish_keeps_its_bytes_and_the_next_retry_republishes_
 
 @pytest.mark.asyncio
 async def test_a_retry_while_the_first_publish_is_pending_waits_for_its_answer() -> None:
-    store, slow, rabbitmq = MemoryStore(), GatedEmitter("kafka"), MemoryEmitter("rabbitmq")
+    store, slow, rabbitmq = MemoryStore(), HeldEmitter("kafka"), MemoryEmitter("rabbitmq")
     first = asyncio.create_task(_gateway(slow, store).play_one(_req("a")))
     await slow.entered.wait()
-    watched = WatchedReservations(store)
+    watched = WatchedReservations(MemoryReservations(store))
     retrying = Gateway(
         rabbitmq, watched, gateway_id="rabbitmq-gw", max_players=100, pending_wait_s=5.0
     )
     retry = asyncio.create_task(retrying.play_one(_req("a")))
     await watched.waiting.wait()  # the retry found the live lease
-    slow.gate.set()
+    slow.release.set()
     answers = await asyncio.gather(first, retry)
     assert answers[0].SerializeToString() == answers[1].SerializeToString()
     assert (len(slow.raw), len(rabbitmq.raw)) == (1, 0)
@@ -189,12 +162,12 @@ async def test_a_retry_while_the_first_publish_is_pending_waits_for_its_answer()
 
 @pytest.mark.asyncio
 async def test_a_retry_gives_up_unavailable_when_the_pending_publish_outlasts_the_wait() -> None:
-    store, slow, rabbitmq = MemoryStore(), GatedEmitter("kafka"), MemoryEmitter("rabbitmq")
+    store, slow, rabbitmq = MemoryStore(), HeldEmitter("kafka"), MemoryEmitter("rabbitmq")
     first = asyncio.create_task(_gateway(slow, store).play_one(_req("a")))
     await slow.entered.wait()
     with pytest.raises(StillPending):
         await _gateway(rabbitmq, store, pending_wait_s=0.05).play_one(_req("a"))
-    slow.gate.set()
+    slow.release.set()
     await first
     assert rabbitmq.raw == []
 

@@ -23,14 +23,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateways.emitters.memory import MemoryEmitter
-from gateways.ingress import create_app
 from gateways.reservations.memory import MemoryReservations, MemoryStore
-from gateways.routing import RouteWeights
 from gateways.server import GatewayServer
 from gateways.service import FIELD_METADATA_KEY
 from squidstream.contract import game_problem, players_problem, request_id_problem
 from squidstream.proto import game_pb2
 from squidstream.settings import Settings
+from tests.gateways.ingress_client import ingress_client
 from tests.gateways.test_gateway_contract import play_requests
 
 T = TypeVar("T")
@@ -239,13 +238,10 @@ def test_arbitrary_stream_messages(
 def ingress(gateway: Running) -> Iterator[httpx.AsyncClient]:
     """The ingress app in front of the gateway, on the gateway's loop."""
     settings = Settings(gateway_kafka_address=f"127.0.0.1:{gateway.port}", broker_timeout_s=2.0)
-    app = create_app(settings, RouteWeights({"kafka": 100, "rabbitmq": 0}))
     stack = contextlib.AsyncExitStack()
 
     async def enter() -> httpx.AsyncClient:
-        await stack.enter_async_context(app.router.lifespan_context(app))
-        transport = httpx.ASGITransport(app=app)
-        client = httpx.AsyncClient(transport=transport, base_url="http://ingress")
+        client = ingress_client(settings, {"kafka": 100, "rabbitmq": 0})
         return await stack.enter_async_context(client)
 
     client = gateway.run(enter())

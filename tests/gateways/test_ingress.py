@@ -10,12 +10,12 @@ import httpx
 import pytest
 
 from gateways.emitters.memory import MemoryEmitter
-from gateways.ingress import create_app
 from gateways.reservations.memory import MemoryReservations, MemoryStore
 from gateways.routing import RouteWeights
 from gateways.server import GatewayServer
 from loadtest.processes import free_port
 from squidstream.settings import Settings
+from tests.gateways.ingress_client import ingress_client
 
 
 @dataclass
@@ -54,12 +54,9 @@ async def _serve(weights: dict[str, int], *, rabbitmq_down: bool = False) -> Asy
         gateway_rabbitmq_address=rabbitmq_address,
         broker_timeout_s=1.0,
     )
-    app = create_app(settings, RouteWeights(weights))  # type: ignore[arg-type]
     try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://ingress") as client:
-                yield Ingress(client, emitters["kafka"], emitters["rabbitmq"])
+        async with ingress_client(settings, weights) as client:  # type: ignore[arg-type]
+            yield Ingress(client, emitters["kafka"], emitters["rabbitmq"])
     finally:
         for server in servers:
             await server.stop(0)

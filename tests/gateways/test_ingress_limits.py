@@ -3,36 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
 
-from gateways.emitters.memory import MemoryEmitter
-from gateways.events import Encoded
-from gateways.ingress import create_app
 from gateways.reservations.memory import MemoryReservations, MemoryStore
-from gateways.routing import RouteWeights
 from gateways.server import GatewayServer
 from squidstream.settings import Settings
+from tests.gateways.doubles import HeldEmitter
+from tests.gateways.ingress_client import ingress_client
 
 GAME = {"game_id": 3, "players": 40}
-
-
-class HeldEmitter(MemoryEmitter):
-    """Takes events only once `release` is set; `entered` tells a publish is waiting."""
-
-    def __init__(self) -> None:
-        super().__init__("kafka")
-        self.entered = asyncio.Event()
-        self.release = asyncio.Event()
-        self.release.set()
-
-    async def emit_many(self, events: Sequence[Encoded]) -> None:
-        self.entered.set()
-        await self.release.wait()
-        await super().emit_many(events)
 
 
 @dataclass
@@ -43,7 +26,7 @@ class Ingress:
 
 @pytest.fixture
 async def ingress() -> AsyncIterator[Ingress]:
-    emitter = HeldEmitter()
+    emitter = HeldEmitter(released=True)
     gateway = GatewayServer(
         "kafka",
         Settings(max_players=100),
@@ -58,12 +41,9 @@ async def ingress() -> AsyncIterator[Ingress]:
         ingress_max_in_flight=1,
         ingress_batch_window_ms=0,
     )
-    app = create_app(settings, RouteWeights({"kafka": 100, "rabbitmq": 0}))
     try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://ingress") as client:
-                yield Ingress(client, emitter)
+        async with ingress_client(settings, {"kafka": 100, "rabbitmq": 0}) as client:
+            yield Ingress(client, emitter)
     finally:
         emitter.release.set()
         await gateway.stop(0)

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -20,6 +19,7 @@ from gateways.reservations.memory import MemoryReservations, MemoryStore
 from gateways.server import GatewayServer
 from squidstream.contract import RouteName
 from squidstream.settings import Settings
+from tests.fuzzing import api_fuzzing
 from tests.helpers import free_port
 
 MAX_EXAMPLES = 100
@@ -71,11 +71,7 @@ def gateways() -> Iterator[None]:
 
 
 @schema.parametrize()
-@settings(
-    max_examples=MAX_EXAMPLES,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@api_fuzzing(MAX_EXAMPLES)
 def test_no_ingress_operation_answers_a_server_error(case: schemathesis.Case[Any]) -> None:
     # The schema checks only types: ranges (game 1..5, players, a blank request id) are the
     # gateway's to judge, so schema-valid input may get a 422 naming its field. Everything

@@ -12,13 +12,14 @@ import pytest
 
 from gateways.emitters import Emitter
 from gateways.events import Encoded, play, validate
-from gateways.reservations import Claim, Held, Reservations, Verdict
+from gateways.reservations import Claim, Reservations
 from gateways.reservations.redis import RedisReservations
 from gateways.server import GatewayServer, make_emitter
 from loadtest.processes import free_port
 from squidstream.contract import RouteName
 from squidstream.proto import game_pb2, game_pb2_grpc
 from squidstream.settings import Settings
+from tests.gateways.doubles import WatchedReservations
 from tests.gateways.stack_harness import emitted
 
 if TYPE_CHECKING:
@@ -49,20 +50,6 @@ class GatedEmitter:
 
     async def close(self) -> None:
         await self.inner.close()
-
-
-class WatchedReservations(RedisReservations):
-    """Redis reservations that set `waiting` once a reserve found another's live lease."""
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
-        self.waiting = asyncio.Event()
-
-    async def reserve(self, claims: Sequence[Claim]) -> list[Held]:
-        held = await super().reserve(claims)
-        if any(found.verdict is Verdict.PENDING for found in held):
-            self.waiting.set()
-        return held
 
 
 @asynccontextmanager
@@ -120,7 +107,7 @@ async def test_a_retry_while_the_first_publish_is_pending_waits_and_gets_its_ans
     isolated: Settings,
 ) -> None:
     slow = GatedEmitter(make_emitter("kafka", isolated))
-    watched = WatchedReservations(isolated)
+    watched = WatchedReservations(RedisReservations(isolated))
     async with (
         gateway("kafka", isolated, slow) as kafka,
         gateway("rabbitmq", isolated, reservations=watched) as other,

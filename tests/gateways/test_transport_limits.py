@@ -3,33 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 import grpc
 import pytest
 
 from gateways.emitters.memory import MemoryEmitter
-from gateways.events import Encoded
 from gateways.reservations.memory import MemoryReservations
 from gateways.server import GatewayServer
 from gateways.transport import server_options
 from squidstream.contract import EVENT_MAX_BYTES, REQUEST_ID_MAX_CHARS
 from squidstream.proto import game_pb2, game_pb2_grpc
 from squidstream.settings import Settings
-
-
-class HeldEmitter(MemoryEmitter):
-    """Takes events only once `release` is set; `entered` tells a publish is waiting."""
-
-    def __init__(self) -> None:
-        super().__init__("kafka")
-        self.entered = asyncio.Event()
-        self.release = asyncio.Event()
-
-    async def emit_many(self, events: Sequence[Encoded]) -> None:
-        self.entered.set()
-        await self.release.wait()
-        await super().emit_many(events)
+from tests.gateways.doubles import HeldEmitter
 
 
 async def _serve(settings: Settings, emitter: MemoryEmitter) -> GatewayServer:

@@ -18,9 +18,7 @@ from pydantic import SecretStr
 
 from gateways.emitters.memory import MemoryEmitter
 from gateways.errors import InvalidConfiguration
-from gateways.ingress import create_app
 from gateways.reservations.memory import MemoryReservations, MemoryStore
-from gateways.routing import RouteWeights
 from gateways.server import GatewayServer
 from loadtest.bench import measure_stream, measure_unary
 from loadtest.processes import free_port
@@ -28,6 +26,7 @@ from squidstream.auth import grpc_metadata, http_headers
 from squidstream.grpc_client import gateway_channel, gateway_channel_sync
 from squidstream.proto import game_pb2, game_pb2_grpc
 from squidstream.settings import Settings
+from tests.gateways.ingress_client import ingress_client
 
 TOKEN = SecretStr("write-token-for-tests-0123")
 SQUIDSTREAM = Path(sys.executable).with_name("squidstream")
@@ -133,12 +132,9 @@ async def ingress() -> AsyncIterator[Ingress]:
         gateway_rabbitmq_address=f"127.0.0.1:{servers[1].port}",
         broker_timeout_s=1.0,
     )
-    app = create_app(settings, RouteWeights({"kafka": 50, "rabbitmq": 50}))
     try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://ingress") as client:
-                yield Ingress(client, emitters)
+        async with ingress_client(settings, {"kafka": 50, "rabbitmq": 50}) as client:
+            yield Ingress(client, emitters)
     finally:
         for server in servers:
             await server.stop(0)

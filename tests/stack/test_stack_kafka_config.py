@@ -15,14 +15,16 @@ from stack.servers.kafka import MAX_BROKERS, Kafka
 from stack.servers.kafka_config import broker_ports, log4j2_xml, server_properties
 
 
-def _parse(text: str) -> dict[str, str]:
+def _props(settings: Settings, data_dir: str = "/d", node_id: int = 0) -> dict[str, str]:
+    """The broker's server.properties for `settings`, as a dict."""
+    text = server_properties(settings, "127.0.0.1", Path(data_dir), node_id=node_id)
     pairs = (line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
     return dict(pairs)
 
 
 def test_listeners_and_quorum_follow_the_port_settings() -> None:
     settings = Settings(kafka_port=19092, kafka_controller_port=19093)
-    props = _parse(server_properties(settings, "127.0.0.1", Path("/data/kafka")))
+    props = _props(settings, "/data/kafka")
     assert props["listeners"] == "PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
     assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:19092"
     assert props["controller.quorum.voters"] == "1@127.0.0.1:19093"
@@ -30,7 +32,7 @@ def test_listeners_and_quorum_follow_the_port_settings() -> None:
 
 
 def test_topics_are_never_created_implicitly_and_replication_fits_one_node() -> None:
-    props = _parse(server_properties(Settings(), "127.0.0.1", Path("/d")))
+    props = _props(Settings())
     assert props["auto.create.topics.enable"] == "false"
     factors = [value for key, value in props.items() if key.endswith("replication.factor")]
     assert factors
@@ -47,7 +49,7 @@ def test_log4j2_config_is_xml_with_a_stdout_appender() -> None:
 
 def test_a_cluster_node_lists_every_node_as_a_voter_on_its_own_ports() -> None:
     settings = Settings(kafka_brokers=3)
-    props = _parse(server_properties(settings, "127.0.0.1", Path("/d/kafka-2"), node_id=2))
+    props = _props(settings, "/d/kafka-2", node_id=2)
     assert props["node.id"] == "2"
     assert props["controller.quorum.voters"] == (
         "1@127.0.0.1:9193,2@127.0.0.1:9293,3@127.0.0.1:9393"
@@ -105,7 +107,7 @@ def _sasl_settings(**extra: object) -> Settings:
 
 def test_a_sasl_setting_gives_the_clients_and_brokers_a_plain_sasl_listener() -> None:
     settings = _sasl_settings(kafka_port=19092, kafka_controller_port=19093)
-    props = _parse(server_properties(settings, "127.0.0.1", Path("/d")))
+    props = _props(settings)
     assert props["listeners"] == "SASL_PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
     assert props["advertised.listeners"] == "SASL_PLAINTEXT://127.0.0.1:19092"
     assert props["inter.broker.listener.name"] == "SASL_PLAINTEXT"
@@ -117,7 +119,7 @@ def test_a_sasl_setting_gives_the_clients_and_brokers_a_plain_sasl_listener() ->
 
 
 def test_the_controller_listener_stays_plaintext_on_loopback_with_sasl() -> None:
-    props = _parse(server_properties(_sasl_settings(), "127.0.0.1", Path("/d")))
+    props = _props(_sasl_settings())
     assert props["controller.listener.names"] == "CONTROLLER"
     assert props["listener.security.protocol.map"] == (
         "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT"
@@ -127,13 +129,13 @@ def test_the_controller_listener_stays_plaintext_on_loopback_with_sasl() -> None
 
 def test_every_cluster_node_gets_the_sasl_listener_on_its_own_port() -> None:
     settings = _sasl_settings(kafka_brokers=3)
-    props = _parse(server_properties(settings, "127.0.0.1", Path("/d/kafka-3"), node_id=3))
+    props = _props(settings, "/d/kafka-3", node_id=3)
     assert props["listeners"] == "SASL_PLAINTEXT://127.0.0.1:9392,CONTROLLER://127.0.0.1:9393"
     assert props["inter.broker.listener.name"] == "SASL_PLAINTEXT"
 
 
 def test_plaintext_settings_give_no_sasl_keys() -> None:
-    props = _parse(server_properties(Settings(), "127.0.0.1", Path("/d")))
+    props = _props(Settings())
     assert not [key for key in props if "sasl" in key]
     assert props["inter.broker.listener.name"] == "PLAINTEXT"
     assert props["listener.security.protocol.map"] == "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"

@@ -23,6 +23,7 @@ from stack.ports import port_free
 from stack.servers import Redis
 from stack.starter import start_all
 from tests.helpers import free_port
+from tests.stack.bystander import recorded_bystander
 
 
 @pytest.fixture
@@ -91,19 +92,11 @@ def test_up_starts_a_healthy_redis_and_down_stops_it(private_redis: Settings) ->
 
 def test_down_leaves_alone_a_process_whose_pid_file_does_not_match(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "stack", sql_server="mariadb")
-    bystander = subprocess.Popen(["sleep", "60"])
-    try:
-        ticks = process.start_ticks(bystander.pid)
-        assert ticks is not None
-        # Right pid and start time, but not the command `up` would have started for mariadb.
-        fake = process.PidRecord(pid=bystander.pid, start_ticks=ticks, marker="--datadir=")
-        process.write_record(StackPaths(settings.data_dir).pid("mariadb"), fake)
+    # Right pid and start time, but not the command `up` would have started for mariadb.
+    with recorded_bystander(settings.data_dir, "mariadb", "--datadir=") as bystander:
         manager.down(settings, ["mariadb"], report=lambda _: None)
         assert bystander.poll() is None
         assert _records(settings)["mariadb"] is None
-    finally:
-        bystander.kill()
-        bystander.wait()
 
 
 class _BrokenRedis(Redis):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
 import tomllib
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 
 from squidshell.cli import build_parser
 from squidstream.settings import Settings
-from stack import manager, process
+from stack import manager
 from stack.cli import command_settings
 from stack.errors import ServerError, StackError
 from stack.paths import StackPaths
@@ -21,6 +20,7 @@ from stack.ports import port_free
 from stack.servers import tidb as tidb_module
 from stack.servers.tidb import MEMORY_LIMIT, TiDB
 from tests.helpers import free_port
+from tests.stack.bystander import recorded_bystander
 
 BUILT_BINARY = Settings().data_dir / "bin" / "tidb-server"
 
@@ -156,20 +156,12 @@ def test_sql_flag_selects_tidb_on_its_default_port_unless_the_port_is_set(
 
 def test_down_also_looks_at_a_tidb_started_under_the_other_setting(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "stack", sql_server="mariadb")
-    bystander = subprocess.Popen(["sleep", "60"])
-    try:
-        ticks = process.start_ticks(bystander.pid)
-        assert ticks is not None
-        fake = process.PidRecord(pid=bystander.pid, start_ticks=ticks, marker="-path /nowhere")
-        process.write_record(StackPaths(settings.data_dir).pid("tidb"), fake)
+    with recorded_bystander(settings.data_dir, "tidb", "-path /nowhere") as bystander:
         messages: list[str] = []
         manager.down(settings, report=messages.append)
         assert f"tidb: pid {bystander.pid} is not the process we started; left it alone" in messages
         assert bystander.poll() is None
         assert not StackPaths(settings.data_dir).pid("tidb").exists()
-    finally:
-        bystander.kill()
-        bystander.wait()
 
 
 def _spare_sql_port() -> int:

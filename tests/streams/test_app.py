@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import signal
 from pathlib import Path
 
@@ -13,7 +12,6 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from squidstream.settings import Settings
-from squidstream.topics import ensure_topics
 from streams.synthetic import synthetic_events
 from tests.streams.streams_harness import (
     assert_exactly_once,
@@ -25,15 +23,9 @@ from tests.streams.streams_harness import (
     wait_for_reports,
     worker,
 )
+from tests.streams.workers import ON_A_CREATED_TOPIC, next_worker, worker_test
 
-pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.sql, pytest.mark.timeout(300)]
-
-
-@pytest.fixture
-async def settings(settings: Settings) -> Settings:
-    """The isolated settings, with the events topic created up front."""
-    await ensure_topics(settings, {settings.events_topic: 4})
-    return settings
+pytestmark = worker_test(300, pytest.mark.sql, ON_A_CREATED_TOPIC)
 
 
 @pytest.mark.asyncio
@@ -41,7 +33,7 @@ async def test_both_routes_with_duplicates_project_each_event_exactly_once(
     settings: Settings, tmp_path: Path
 ) -> None:
     via_kafka = synthetic_events(600, seed=1)
-    via_rabbit = [dataclasses.replace(e, route="rabbitmq") for e in synthetic_events(400, seed=2)]
+    via_rabbit = synthetic_events(400, route="rabbitmq", seed=2)
     with worker(settings, tmp_path):
         await produce(settings, via_kafka)
         await publish(settings, via_rabbit)
@@ -141,7 +133,7 @@ async def test_two_workers_produce_the_same_reports_as_the_pure_fold(
     settings: Settings, tmp_path: Path
 ) -> None:
     events = synthetic_events(3000, seed=6)
-    second = settings.model_copy(update={"faust_web_port": settings.faust_web_port + 1})
+    second = next_worker(settings)
     with worker(settings, tmp_path, "one"), worker(second, tmp_path, "two"):
         await asyncio.sleep(5)  # both join the group before the flood
         await produce(settings, events)

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from squidstream.settings import Settings
-from squidstream.topics import ensure_topics
 from streams.errors import ReplayError
 from streams.replay import replay
 from streams.synthetic import synthetic_events
@@ -20,15 +19,9 @@ from tests.streams.streams_harness import (
     wait_for_reports,
     worker,
 )
+from tests.streams.workers import ON_A_CREATED_TOPIC, worker_test
 
-pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.sql, pytest.mark.timeout(300)]
-
-
-@pytest.fixture
-async def settings(settings: Settings) -> Settings:
-    """The isolated settings, with the events topic created up front."""
-    await ensure_topics(settings, {settings.events_topic: 4})
-    return settings
+pytestmark = worker_test(300, pytest.mark.sql, ON_A_CREATED_TOPIC)
 
 
 @pytest.mark.asyncio
@@ -36,7 +29,7 @@ async def test_replay_refuses_while_a_worker_runs_then_rebuilds_identical_report
     settings: Settings, tmp_path: Path
 ) -> None:
     via_kafka = synthetic_events(1500, seed=8)
-    via_rabbit = [dataclasses.replace(e, route="rabbitmq") for e in synthetic_events(500, seed=9)]
+    via_rabbit = synthetic_events(500, route="rabbitmq", seed=9)
     with worker(settings, tmp_path):
         await produce(settings, via_kafka, raw=[b"\x00garbage"])
         await publish(settings, via_rabbit)

@@ -11,21 +11,11 @@ import pytest
 from squidstream.settings import Settings
 from squidstream.topics import ensure_topics
 from streams.synthetic import synthetic_events
-from tests.streams.streams_harness import (
-    assert_exactly_once,
-    produce,
-    wait_for_reports,
-    worker,
-)
+from tests.streams.streams_harness import assert_exactly_once, produce, wait_for_reports, worker
 from tests.streams.test_worker_startup import wait_for_tables, worker_log
+from tests.streams.workers import worker_test
 
-pytestmark = [
-    pytest.mark.stack,
-    pytest.mark.slow,
-    pytest.mark.sql,
-    pytest.mark.sql_incidental,
-    pytest.mark.timeout(150),
-]
+pytestmark = worker_test(150, pytest.mark.sql, pytest.mark.sql_incidental)
 EVENTS = 1000
 COUNTERS = ("player_wins", "game_sizes", "game_counts", "route_counts")
 

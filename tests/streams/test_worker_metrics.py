@@ -9,18 +9,17 @@ import httpx
 import pytest
 
 from squidstream.settings import Settings
-from squidstream.topics import ensure_topics
 from streams.synthetic import synthetic_events
 from tests.streams.streams_harness import produce, samples, wait_for_reports, worker
+from tests.streams.workers import ON_A_CREATED_TOPIC, worker_test
 
-pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = worker_test(300, ON_A_CREATED_TOPIC)
 
 
 @pytest.mark.asyncio
 async def test_metrics_count_projected_events_and_lag_returns_to_zero(
     settings: Settings, tmp_path: Path
 ) -> None:
-    await ensure_topics(settings, {settings.events_topic: 4})
     events = synthetic_events(500, seed=31)
     url = f"http://127.0.0.1:{settings.faust_web_port}/metrics"
     with worker(settings, tmp_path):

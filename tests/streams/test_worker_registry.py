@@ -13,12 +13,13 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from squidstream.settings import Settings
-from squidstream.topics import ensure_topics, workers_topic
+from squidstream.topics import workers_topic
 from streams.registry import ANNOUNCE_TTL_S
 from streams.synthetic import synthetic_events
 from tests.streams.streams_harness import produce, wait_for_reports, worker
+from tests.streams.workers import ON_A_CREATED_TOPIC, next_worker, worker_test
 
-pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = worker_test(300, ON_A_CREATED_TOPIC)
 
 
 async def announced(settings: Settings) -> dict[str, list[int]]:
@@ -61,9 +62,8 @@ async def until(settings: Settings, want: int, timeout_s: float = 60) -> dict[st
 async def test_one_then_two_then_one_worker_each_announce_what_they_own(
     settings: Settings, tmp_path: Path
 ) -> None:
-    await ensure_topics(settings, {settings.events_topic: 4})
     events = synthetic_events(400, seed=41)
-    second = settings.model_copy(update={"faust_web_port": settings.faust_web_port + 1})
+    second = next_worker(settings)
     with worker(settings, tmp_path, "one"):
         alone = await until(settings, 1)
         with worker(second, tmp_path, "two"):

@@ -19,19 +19,10 @@ from squidstream.topics import ensure_topics
 from streams.decode import Event, encode
 from streams.replay import changelog_topics
 from streams.synthetic import synthetic_events
-from tests.streams.streams_harness import (
-    assert_exactly_once,
-    wait_for_reports,
-    worker,
-)
+from tests.streams.streams_harness import assert_exactly_once, wait_for_reports, worker
+from tests.streams.workers import worker_test
 
-pytestmark = [
-    pytest.mark.stack,
-    pytest.mark.slow,
-    pytest.mark.sql,
-    pytest.mark.sql_incidental,
-    pytest.mark.timeout(300),
-]
+pytestmark = worker_test(300, pytest.mark.sql, pytest.mark.sql_incidental)
 FLOOD = 2000
 CRASH_WORDS = ("Traceback", "CRITICAL", "PartitionsMismatch", "Crashed")
 

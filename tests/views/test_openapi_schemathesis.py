@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from squidstream.settings import Settings, load_settings
+from tests.fuzzing import api_fuzzing
 from tests.views.conftest import isolated
 from tests.views.seed import drop_all, make_games, seed_all
 from views.app import create_app
@@ -42,11 +42,7 @@ def _inverted_range(query: dict[str, object]) -> bool:
 
 
 @schema.parametrize()
-@settings(
-    max_examples=MAX_EXAMPLES,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@api_fuzzing(MAX_EXAMPLES)
 def test_no_operation_answers_a_server_error(case: schemathesis.Case[Any]) -> None:
     if case.path.startswith("/api/tables"):
         # No Faust worker runs here: the documented 503 is the right answer (the workers'

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
+from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from views.app import create_app
 pytestmark = [pytest.mark.stack, pytest.mark.sql]
 N = 400
 PROJECTED_AT = 1_767_300_000_000
+STORES = ["redis", "sql"]
 
 
 @pytest.fixture
@@ -30,12 +32,30 @@ async def games(store_settings: Settings) -> list[SeedGame]:
     return games
 
 
+async def from_both(api: httpx.AsyncClient, report: str) -> tuple[Any, Any]:
+    """One report's answers from Redis and from SQL."""
+    redis, sql = [(await api.get(f"/api/reports/{store}/{report}")).json() for store in STORES]
+    return redis, sql
+
+
+async def walk_log(
+    api: httpx.AsyncClient, params: dict[str, str | int]
+) -> tuple[list[str], dict[str, Any]]:
+    """Every page of the audit log for `params`: the event ids seen, and the last page."""
+    seen: list[str] = []
+    while True:
+        body = (await api.get("/api/audit/log", params=params)).json()
+        seen += [entry["event_id"] for entry in body["entries"]]
+        if body["next"] is None:
+            return seen, body
+        params = {**params, "after": body["next"]}
+
+
 @pytest.mark.asyncio
 async def test_redis_and_sql_report_the_same_top_ten(
     games: list[SeedGame], api: httpx.AsyncClient
 ) -> None:
-    redis = (await api.get("/api/reports/redis/top-players")).json()
-    sql = (await api.get("/api/reports/sql/top-players")).json()
+    redis, sql = await from_both(api, "top-players")
 
     assert (redis["store"], sql["store"]) == ("redis", "sql")
     assert redis["players"] == sql["players"]
@@ -56,8 +76,7 @@ async def test_every_answer_says_how_fresh_it_is(
 async def test_a_players_stats_agree_across_stores_and_sum_to_played(
     games: list[SeedGame], api: httpx.AsyncClient
 ) -> None:
-    redis = (await api.get("/api/reports/redis/players/3")).json()
-    sql = (await api.get("/api/reports/sql/players/3")).json()
+    redis, sql = await from_both(api, "players/3")
 
     for key in ("played", "won", "lost", "recent"):
         assert redis[key] == sql[key]
@@ -66,7 +85,7 @@ async def test_a_players_stats_agree_across_stores_and_sum_to_played(
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("store", ["redis", "sql"])
+@pytest.mark.parametrize("store", STORES)
 async def test_an_unknown_player_is_404(
     games: list[SeedGame], api: httpx.AsyncClient, store: str
 ) -> None:
@@ -112,14 +131,7 @@ async def test_the_audit_log_pages_newest_first_through_a_filter(
     games: list[SeedGame], api: httpx.AsyncClient
 ) -> None:
     wanted = [g for g in reversed(games) if g.game_id == 2 and g.route == "kafka"]
-    seen: list[str] = []
-    params: dict[str, str | int] = {"game_id": 2, "route": "kafka", "page_size": 7}
-    while True:
-        body = (await api.get("/api/audit/log", params=params)).json()
-        seen += [entry["event_id"] for entry in body["entries"]]
-        if body["next"] is None:
-            break
-        params["after"] = body["next"]
+    seen, body = await walk_log(api, {"game_id": 2, "route": "kafka", "page_size": 7})
 
     assert seen == [g.event_id for g in wanted]
     assert "total" not in body
@@ -132,14 +144,7 @@ async def test_the_audit_log_pages_through_games_that_occurred_in_the_same_milli
     # Three games per millisecond: the cursor must break ties by _id, losing none.
     games = [replace(g, occurred_at_ms=START_MS + i // 3) for i, g in enumerate(make_games(20))]
     await seed_mongo(store_settings, games, PROJECTED_AT)
-    seen: list[str] = []
-    params: dict[str, str | int] = {"page_size": 2}
-    while True:
-        body = (await api.get("/api/audit/log", params=params)).json()
-        seen += [entry["event_id"] for entry in body["entries"]]
-        if body["next"] is None:
-            break
-        params["after"] = body["next"]
+    seen, _ = await walk_log(api, {"page_size": 2})
 
     newest_first = sorted(games, key=lambda g: (g.occurred_at_ms, g.event_id), reverse=True)
     assert seen == [g.event_id for g in newest_first]

@@ -3,42 +3,21 @@
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
 
-from squidstream.settings import Settings
 from streams.sinks.redis import RedisProjection
 from streams.synthetic import synthetic_events
-from tests.streams.sinks.test_tracking_contract import batch, laid_out
+from tests.streams.sinks.stores import Opened, batch, laid_out
 
 pytestmark = pytest.mark.stack
 
 
-@pytest.fixture
-async def projection(stack: Settings) -> AsyncIterator[RedisProjection]:
-    settings = stack.model_copy(update={"redis_prefix": f"t{uuid.uuid4().hex[:10]}"})
-    opened = await RedisProjection.open(settings)
-    try:
-        yield opened
-    finally:
-        await opened.reset()
-        await opened.close()
-
-
-@pytest.fixture
-async def client(stack: Settings) -> AsyncIterator[aioredis.Redis]:
-    redis = aioredis.Redis.from_url(stack.redis_url, decode_responses=True)
-    yield redis
-    await redis.aclose()
-
-
-@pytest.mark.asyncio
 async def test_last_games_are_the_ten_newest_whatever_the_batch_order(
-    projection: RedisProjection, client: aioredis.Redis
+    redis: Opened[RedisProjection, aioredis.Redis],
 ) -> None:
+    projection, client = redis.projection, redis.client
     events = synthetic_events(50, seed=2)  # occurring 1 ms apart
     await projection.apply(batch(laid_out(events[25:], partition=1)))  # the newer ones first
     await projection.apply(batch(laid_out(events[:25], partition=0)))
@@ -46,10 +25,10 @@ async def test_last_games_are_the_ten_newest_whatever_the_batch_order(
     assert [game["event_id"] for game in last] == [e.event_id for e in reversed(events[-10:])]
 
 
-@pytest.mark.asyncio
 async def test_reset_deletes_every_key_under_the_prefix(
-    projection: RedisProjection, client: aioredis.Redis
+    redis: Opened[RedisProjection, aioredis.Redis],
 ) -> None:
+    projection, client = redis.projection, redis.client
     await projection.apply(batch(laid_out(synthetic_events(20, seed=3))))
     reservation = f"{projection._prefix}:req:r1"
     await client.set(reservation, "a gateway's, not a projection")

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pymongo import AsyncMongoClient
 
 from squidstream.settings import Settings
-from tests.views.seed import SeedGame, make_games, seed_mongo, tracking_docs
+from tests.views.seed import SeedGame, make_games, seed_mongo
+from views.resources import Resources, open_resources
 from views.stores.mongo_reports import (
     BadCursor,
     LogCursor,
     LogFilter,
-    MongoReports,
     sum_tracking,
     top_of,
 )
@@ -121,24 +121,24 @@ async def seeded(store_settings: Settings) -> list[SeedGame]:
     return games
 
 
+@pytest.fixture
+async def audit(store_settings: Settings) -> AsyncIterator[Resources]:
+    """The app's own clients and adapters on the seeded stores."""
+    resources = await open_resources(store_settings)
+    try:
+        yield resources
+    finally:
+        await resources.close()
+
+
 @pytest.mark.stack
 async def test_totals_count_only_the_events_topic_s_partitions(
-    seeded: list[SeedGame], store_settings: Settings
+    seeded: list[SeedGame], store_settings: Settings, audit: Resources
 ) -> None:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(store_settings.mongo_url)
-    try:
-        tracking = client[store_settings.mongo_database]["projection_tracking"]
-        await tracking.insert_many(tracking_docs("another-topic", seeded, AT))
-        reports = MongoReports(
-            client,
-            store_settings.mongo_database,
-            store_settings.mongo_collection,
-            events_topic=store_settings.events_topic,
-        )
+    another = store_settings.model_copy(update={"events_topic": "another-topic"})
+    await seed_mongo(another, seeded, 1_767_300_000_000)
 
-        totals = await reports.totals()
-    finally:
-        await client.close()
+    totals = await audit.mongo_reports.totals()
 
     assert totals.events == len(seeded)
     assert totals.routes == Counter(g.route for g in seeded)
@@ -146,24 +146,18 @@ async def test_totals_count_only_the_events_topic_s_partitions(
 
 @pytest.mark.stack
 async def test_counts_follow_the_counters_even_when_they_disagree_with_the_documents(
-    seeded: list[SeedGame], store_settings: Settings
+    seeded: list[SeedGame], store_settings: Settings, audit: Resources
 ) -> None:
     # Deleting documents leaves the counters alone: proof that no read counts the collection.
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(store_settings.mongo_url)
-    try:
-        database = client[store_settings.mongo_database]
-        await database[store_settings.mongo_collection].delete_many({})
-        reports = MongoReports(
-            client, store_settings.mongo_database, store_settings.mongo_collection
-        )
+    database = audit.mongo[store_settings.mongo_database]
+    await database[store_settings.mongo_collection].delete_many({})
+    reports = audit.mongo_reports
 
-        events, top, routes = (
-            await reports.events(),
-            await reports.top_games(),
-            await reports.inserts_per_route(),
-        )
-    finally:
-        await client.close()
+    events, top, routes = (
+        await reports.events(),
+        await reports.top_games(),
+        await reports.inserts_per_route(),
+    )
 
     assert events == len(seeded)
     assert sum(r.inserts for r in routes.routes) == len(seeded)

@@ -1,63 +1,65 @@
-"""One suite, run against the Redis and the SQL adapter: both answer the same reports."""
+"""One suite over the stores' read adapters: the same events give the same answers.
+
+Every store is seeded through its real sink (tests.views.seed) and read through the adapter
+the app opens (views.resources). All three stores answer the projection counters (events,
+projection time); Redis and SQL also answer the three result reports.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, NamedTuple
 
-import aiomysql
 import pytest
 import pytest_asyncio
-import redis.asyncio as aioredis
 
 from squidstream.settings import Settings
-from tests.views.seed import SeedGame, make_games, seed_redis, seed_sql
-from views.stores.base import ResultReports
-from views.stores.redis_reports import RedisReports
-from views.stores.sql_reports import SqlReports
+from tests.views.seed import SeedGame, make_games, seed_mongo, seed_redis, seed_sql
+from views.resources import open_resources
+from views.stores.base import ProjectionCounters, ResultReports
 
 PROJECTED_AT = 1_767_300_000_000
 pytestmark = [pytest.mark.stack, pytest.mark.sql]
+Seeder = Callable[[Settings, Sequence[SeedGame], int], Awaitable[None]]
+SEEDERS: dict[str, Seeder] = {"mongo": seed_mongo, "redis": seed_redis, "sql": seed_sql}
+RESULT_STORES = ["redis", "sql"]
 
 
-async def _redis_adapter(settings: Settings) -> tuple[ResultReports, Callable[[], Any]]:
-    client = aioredis.Redis(
-        host=settings.redis_host, port=settings.redis_port, decode_responses=True
-    )
-    return RedisReports(client, settings.redis_prefix), client.aclose
+class Seeded(NamedTuple):
+    reports: Any  # ResultReports, or for every store only ProjectionCounters
+    games: list[SeedGame]
 
 
-async def _sql_adapter(settings: Settings) -> tuple[ResultReports, Callable[[], Any]]:
-    pool = await aiomysql.create_pool(
-        host=settings.sql_host,
-        port=settings.sql_port,
-        user=settings.sql_user,
-        db=settings.sql_database,
-        autocommit=True,
-        minsize=0,
-    )
-
-    async def close() -> None:
-        pool.close()
-        await pool.wait_closed()
-
-    return SqlReports(pool), close
+@asynccontextmanager
+async def reading(settings: Settings, store: str) -> AsyncIterator[Any]:
+    """The store's adapter as the app builds it."""
+    resources = await open_resources(settings)
+    try:
+        yield getattr(resources, f"{store}_reports")
+    finally:
+        await resources.close()
 
 
-SEEDERS = {"redis": seed_redis, "sql": seed_sql}
-ADAPTERS = {"redis": _redis_adapter, "sql": _sql_adapter}
+async def _seed(store: str, settings: Settings, games: list[SeedGame]) -> AsyncIterator[Seeded]:
+    await SEEDERS[store](settings, games, PROJECTED_AT)
+    async with reading(settings, store) as reports:
+        yield Seeded(reports, games)
 
 
-@pytest_asyncio.fixture(params=["redis", "sql"])
-async def seeded(
+@pytest_asyncio.fixture(params=RESULT_STORES)
+async def seeded(request: pytest.FixtureRequest, store_settings: Settings) -> AsyncIterator[Seeded]:
+    async for seeded in _seed(request.param, store_settings, make_games(300, seed=11)):
+        yield seeded
+
+
+@pytest_asyncio.fixture(params=sorted(SEEDERS))
+async def counted(
     request: pytest.FixtureRequest, store_settings: Settings
-) -> AsyncIterator[tuple[ResultReports, list[SeedGame]]]:
-    games = make_games(300, seed=11)
-    await SEEDERS[request.param](store_settings, games, PROJECTED_AT)
-    reports, close = await ADAPTERS[request.param](store_settings)
-    yield reports, games
-    await close()
+) -> AsyncIterator[Seeded]:
+    async for seeded in _seed(request.param, store_settings, make_games(300, seed=11)):
+        yield seeded
 
 
 def expected_top(games: list[SeedGame]) -> list[tuple[int, int]]:
@@ -65,34 +67,26 @@ def expected_top(games: list[SeedGame]) -> list[tuple[int, int]]:
     return sorted(wins.items(), key=lambda pw: (-pw[1], pw[0]))[:10]
 
 
-@pytest.mark.asyncio
 async def test_top_players_are_the_ten_with_most_wins_ties_to_the_lower_number(
-    seeded: tuple[ResultReports, list[SeedGame]],
+    seeded: Seeded,
 ) -> None:
-    reports, games = seeded
+    answer = await seeded.reports.top_players()
 
-    answer = await reports.top_players()
-
-    assert [(p.player, p.wins) for p in answer.players] == expected_top(games)
-    assert answer.store == reports.store
+    assert [(p.player, p.wins) for p in answer.players] == expected_top(seeded.games)
+    assert answer.store == seeded.reports.store
 
 
-@pytest.mark.asyncio
-async def test_last_games_are_the_ten_newest_newest_first(
-    seeded: tuple[ResultReports, list[SeedGame]],
-) -> None:
-    reports, games = seeded
+async def test_last_games_are_the_ten_newest_newest_first(seeded: Seeded) -> None:
+    newest = [g.event_id for g in reversed(seeded.games[-10:])]
+    answer = await seeded.reports.last_games()
 
-    answer = await reports.last_games()
-
-    assert [g.event_id for g in answer.games] == [g.event_id for g in reversed(games[-10:])]
+    assert [g.event_id for g in answer.games] == newest
     assert answer.freshness.projected_at_ms == PROJECTED_AT
 
 
-@pytest.mark.asyncio
 @pytest.mark.parametrize("player", [1, 2, 17, 30])
 async def test_player_stats_count_every_game_with_at_least_that_many_players(
-    seeded: tuple[ResultReports, list[SeedGame]], player: int
+    seeded: Seeded, player: int
 ) -> None:
     reports, games = seeded
     theirs = [g for g in games if g.players >= player]
@@ -109,34 +103,35 @@ async def test_player_stats_count_every_game_with_at_least_that_many_players(
     ]
 
 
-@pytest.mark.asyncio
-async def test_a_player_beyond_every_game_size_has_no_stats(
-    seeded: tuple[ResultReports, list[SeedGame]],
-) -> None:
-    reports, games = seeded
+async def test_a_player_beyond_every_game_size_has_no_stats(seeded: Seeded) -> None:
+    beyond = max(g.players for g in seeded.games) + 1
 
-    assert await reports.player_stats(max(g.players for g in games) + 1) is None
+    assert await seeded.reports.player_stats(beyond) is None
 
 
-@pytest.mark.asyncio
-async def test_the_store_counts_every_seeded_event(
-    seeded: tuple[ResultReports, list[SeedGame]],
-) -> None:
-    reports, games = seeded
+async def test_the_store_counts_every_seeded_event(counted: Seeded) -> None:
+    counters: ProjectionCounters = counted.reports
 
-    assert await reports.events() == len(games)
-    assert await reports.projected_at_ms() == PROJECTED_AT
+    assert await counters.events() == len(counted.games)
+    assert await counters.projected_at_ms() == PROJECTED_AT
 
 
-@pytest.mark.asyncio
-@pytest.mark.parametrize("store", ["redis", "sql"])
+@pytest.mark.parametrize("store", RESULT_STORES)
 async def test_an_empty_store_answers_empty_reports(store_settings: Settings, store: str) -> None:
     await SEEDERS[store](store_settings, [], PROJECTED_AT)
-    reports, close = await ADAPTERS[store](store_settings)
-    try:
-        assert (await reports.top_players()).players == []
-        assert (await reports.last_games()).games == []
-        assert await reports.player_stats(1) is None
-        assert await reports.events() == 0
-    finally:
-        await close()
+    async with reading(store_settings, store) as reports:
+        result: ResultReports = reports
+        assert (await result.top_players()).players == []
+        assert (await result.last_games()).games == []
+        assert await result.player_stats(1) is None
+        assert await result.events() == 0
+
+
+@pytest.mark.parametrize("store", sorted(SEEDERS))
+async def test_an_empty_store_counts_no_events_of_unknown_freshness(
+    store_settings: Settings, store: str
+) -> None:
+    await SEEDERS[store](store_settings, [], PROJECTED_AT)
+    async with reading(store_settings, store) as counters:
+        assert await counters.events() == 0
+        assert await counters.projected_at_ms() is None
