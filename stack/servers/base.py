@@ -34,8 +34,9 @@ class Server(ABC):
         super().__init_subclass__(**kwargs)
         # A misspelt field would otherwise only fail when a stack starts.
         field = getattr(cls, "port_field", None)
-        if field is not None and field not in Settings.model_fields:
-            raise TypeError(f"{cls.__name__}.port_field {field!r} is not a Settings field")
+        known = Settings.model_fields.get(field) if field is not None else None
+        if field is not None and (known is None or known.annotation is not int):
+            raise TypeError(f"{cls.__name__}.port_field {field!r} is no int field of Settings")
 
     def __init__(self, settings: Settings, paths: StackPaths) -> None:
         self.settings = settings

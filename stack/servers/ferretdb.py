@@ -29,7 +29,7 @@ class FerretDB(BuiltServer):
 
     @property
     def _unplaced_binary(self) -> Path:
-        # Built beside the binary, then moved in whole: a failed build leaves no half a binary.
+        # Built beside the binary, then moved in whole: a failed build never leaves half of one.
         return self.binary.with_suffix(".tmp")
 
     def needs_build(self) -> bool:

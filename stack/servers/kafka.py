@@ -117,7 +117,7 @@ class Kafka(Server):
     def _write_config(self) -> None:
         # Regenerated on every start so a port change in the settings takes effect.
         text = server_properties(self.settings, self.bind_host, self.data_dir, self.node_id)
-        # With a SASL password, the password is in it.
+        # Private when the SASL password is in it.
         write_config(self.config, text, private=self.settings.kafka_password is not None)
         write_config(self.home / "log4j2.xml", log4j2_xml())
 

@@ -36,9 +36,12 @@ def test_each_server_listens_on_its_settings_port_and_names_its_variable(
     assert (running.port, running.port_setting) == (port, variable)
 
 
-def test_a_port_field_that_settings_lack_is_refused_when_the_class_is_made() -> None:
-    with pytest.raises(TypeError, match="'mongo_prot' is not a Settings field"):
-        type("Typo", (FerretDB,), {"port_field": "mongo_prot"})
+@pytest.mark.parametrize("field", ["mongo_prot", "mongo_host"])
+def test_a_port_field_that_is_no_int_setting_is_refused_when_the_class_is_made(
+    field: str,
+) -> None:
+    with pytest.raises(TypeError, match=f"'{field}' is no int field of Settings"):
+        type("Typo", (FerretDB,), {"port_field": field})
 
 
 def test_a_missing_tool_names_the_package_that_brings_it(
