@@ -4,67 +4,58 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
 
 from pymongo import AsyncMongoClient
 
 from stack.errors import ServerError
 from stack.install import find_binary
-from stack.servers.base import STACK_SOURCES, Report, Server, tcp_accepts
+from stack.servers.base import STACK_SOURCES, tcp_accepts
+from stack.servers.built import BuiltServer
 
 SOURCE_DIR = STACK_SOURCES / "ferretdb"
 SOURCE_FILES = ("main.go", "go.mod", "go.sum")
 
 
-class FerretDB(Server):
+class FerretDB(BuiltServer):
     name = "ferretdb"
+    port_field = "mongo_port"
     start_timeout_s = 30.0
-
-    @property
-    def port(self) -> int:
-        return self.settings.mongo_port
-
-    @property
-    def port_setting(self) -> str:
-        return "SQUID_MONGO_PORT"
-
-    @property
-    def binary(self) -> Path:
-        return self.paths.bin / "ferretdb"
+    binary_name = "ferretdb"
 
     @property
     def marker(self) -> str:
         return str(self.binary)
 
-    def prepare(self, report: Report) -> None:
-        super().prepare(report)
-        if self._needs_build():
-            self._build(report)
+    @property
+    def _unplaced_binary(self) -> Path:
+        # Built beside the binary, then moved in whole: a failed build never leaves half of one.
+        return self.binary.with_suffix(".tmp")
 
-    def _needs_build(self) -> bool:
-        if not self.binary.exists():
+    def needs_build(self) -> bool:
+        if super().needs_build():
             return True
         built = self.binary.stat().st_mtime
         return any((SOURCE_DIR / name).stat().st_mtime > built for name in SOURCE_FILES)
 
-    def _build(self, report: Report) -> None:
+    def build_command(self) -> list[str]:
         go = find_binary("go")
         if go is None:
             raise ServerError(self.name, "`go` not found; install Go >= 1.24 to build FerretDB")
-        report("ferretdb: building the binary with `go build` (first run only, about a minute)")
-        started = time.monotonic()
+        return [go, "build", "-trimpath", "-o", str(self._unplaced_binary), "."]
+
+    def build_notice(self) -> str:
+        return "the binary with `go build` (first run only, about a minute)"
+
+    def run_build(self, command: list[str]) -> None:
         self.paths.bin.mkdir(parents=True, exist_ok=True)
-        tmp = self.binary.with_suffix(".tmp")
-        argv = [go, "build", "-trimpath", "-o", str(tmp), "."]
         env = {**os.environ, "CGO_ENABLED": "0"}
         done = subprocess.run(
-            argv, cwd=SOURCE_DIR, env=env, capture_output=True, text=True, check=False
+            command, cwd=SOURCE_DIR, env=env, capture_output=True, text=True, check=False
         )
         if done.returncode != 0:
             raise ServerError(self.name, f"go build failed:\n{done.stdout}{done.stderr}")
-        tmp.replace(self.binary)
-        report(f"ferretdb: built {self.binary} in {time.monotonic() - started:.0f}s")
+        self._unplaced_binary.replace(self.binary)
 
     def argv(self) -> list[str]:
         return [

@@ -23,10 +23,9 @@ from typing import ClassVar, cast
 from aiokafka import AIOKafkaClient
 from aiokafka.admin import AIOKafkaAdminClient
 
-from squidstream.kafka_auth import kafka_auth
+from squidstream.kafka_auth import KafkaAuth, kafka_auth
 from stack.errors import ServerError
-from stack.install import ensure_packages, require_binary
-from stack.servers.base import STACK_SOURCES, Report, Server
+from stack.servers.base import STACK_SOURCES, Report, Server, write_config
 from stack.servers.kafka_config import broker_ports, log4j2_xml, server_properties
 
 POM = STACK_SOURCES / "kafka" / "pom.xml"
@@ -37,24 +36,29 @@ FORMAT_ATTEMPTS = 2
 MAX_BROKERS = 5
 
 
+class ProbeOptions(KafkaAuth):
+    """aiokafka keyword arguments of a health check: this very broker, a short timeout."""
+
+    bootstrap_servers: str
+    request_timeout_ms: int
+
+
 class Kafka(Server):
     name = "kafka"
+    port_field = "kafka_port"
     start_timeout_s = 120.0
     stop_timeout_s = 60.0
+    packages: ClassVar[dict[str, str]] = {"java": "openjdk-17-jre-headless", "mvn": "maven"}
     # 0: the single broker; 1..N: a node of an N-broker cluster (its node.id).
     node_id: ClassVar[int] = 0
 
     @property
     def port(self) -> int:
-        return broker_ports(self.settings, self.node_id)[0]
+        return self.ports[0]
 
     @property
     def ports(self) -> tuple[int, ...]:
         return broker_ports(self.settings, self.node_id)
-
-    @property
-    def port_setting(self) -> str:
-        return "SQUID_KAFKA_PORT"
 
     @property
     def home(self) -> Path:
@@ -80,7 +84,6 @@ class Kafka(Server):
         return str(self.config)
 
     def prepare(self, report: Report) -> None:
-        ensure_packages({"java": "openjdk-17-jre-headless", "mvn": "maven"}, report)
         super().prepare(report)
         self._fetch_jars(report)
         self._write_config()
@@ -97,7 +100,7 @@ class Kafka(Server):
         tmp = self.home / "libs.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         argv = [
-            require_binary("mvn", "maven"), "-B", "-q", "-f", str(POM),
+            self.executable("mvn"), "-B", "-q", "-f", str(POM),
             f"-Dmaven.repo.local={self.paths.downloads / 'm2'}",
             "dependency:copy-dependencies", "-DincludeScope=runtime",
             f"-DoutputDirectory={tmp}",
@@ -114,13 +117,9 @@ class Kafka(Server):
     def _write_config(self) -> None:
         # Regenerated on every start so a port change in the settings takes effect.
         text = server_properties(self.settings, self.bind_host, self.data_dir, self.node_id)
-        self.config.parent.mkdir(parents=True, exist_ok=True)
-        if self.settings.kafka_password is not None:
-            # The SASL password is in it: readable by this user only, from the first byte.
-            self.config.touch(mode=0o600)
-            self.config.chmod(0o600)
-        self.config.write_text(text, encoding="utf-8")
-        (self.home / "log4j2.xml").write_text(log4j2_xml(), encoding="utf-8")
+        # Private when the SASL password is in it.
+        write_config(self.config, text, private=self.settings.kafka_password is not None)
+        write_config(self.home / "log4j2.xml", log4j2_xml())
 
     def _cluster_id(self) -> str:
         """The single broker gets a fresh id; cluster nodes share the one in kafka/cluster.id."""
@@ -150,7 +149,7 @@ class Kafka(Server):
 
     def _java(self) -> list[str]:
         return [
-            require_binary("java", "openjdk-17-jre-headless"),
+            self.executable("java"),
             *(HEAP if self.node_id == 0 else CLUSTER_HEAP),
             "-XX:+UseG1GC",
             "-XX:MaxGCPauseMillis=20",
@@ -169,12 +168,15 @@ class Kafka(Server):
         else:
             await self._check_node()
 
-    async def _check_single(self) -> None:
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=f"{self.settings.kafka_host}:{self.port}",
-            request_timeout_ms=5000,
+    def _probe_options(self) -> ProbeOptions:
+        return {
+            "bootstrap_servers": f"{self.settings.kafka_host}:{self.port}",
+            "request_timeout_ms": 5000,
             **kafka_auth(self.settings),
-        )
+        }
+
+    async def _check_single(self) -> None:
+        admin = AIOKafkaAdminClient(**self._probe_options())
         await admin.start()
         try:
             await admin.list_topics()
@@ -184,11 +186,7 @@ class Kafka(Server):
     async def _check_node(self) -> None:
         # bootstrap() asks this very broker for metadata (an admin call may go to any node),
         # and a broker lists itself only once the controllers have unfenced it.
-        client = AIOKafkaClient(
-            bootstrap_servers=f"{self.settings.kafka_host}:{self.port}",
-            request_timeout_ms=5000,
-            **kafka_auth(self.settings),
-        )
+        client = AIOKafkaClient(**self._probe_options())
         try:
             await client.bootstrap()
             alive = {broker.nodeId for broker in client.cluster.brokers()}

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 from typing import ClassVar
 
 from stack.errors import ServerError
-from stack.install import ensure_packages, require_binary
 from stack.servers.base import Report
 from stack.servers.mysql import MySQLServer
 
@@ -24,12 +22,7 @@ class MariaDB(MySQLServer):
     def marker(self) -> str:
         return f"--datadir={self.data_dir}"
 
-    @property
-    def socket_path(self) -> Path:
-        return self.paths.run / "mariadb.sock"
-
     def prepare(self, report: Report) -> None:
-        ensure_packages(self.packages, report)
         super().prepare(report)
         if not (self.data_dir / "mysql").is_dir():
             report("mariadb: creating the system tables (mariadb-install-db, first run only)")
@@ -37,7 +30,7 @@ class MariaDB(MySQLServer):
 
     def _install_db(self) -> None:
         argv = [
-            require_binary("mariadb-install-db", "mariadb-server"),
+            self.executable("mariadb-install-db"),
             "--no-defaults",
             f"--datadir={self.data_dir}",
             "--user=root",
@@ -52,7 +45,7 @@ class MariaDB(MySQLServer):
     def argv(self) -> list[str]:
         # The socket lives under run/ so nothing touches the system's /run/mysqld.
         return [
-            require_binary("mariadbd", "mariadb-server"),
+            self.executable("mariadbd"),
             "--no-defaults",
             f"--datadir={self.data_dir}",
             "--user=root",

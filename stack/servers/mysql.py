@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import aiomysql
 
 from stack.servers.base import Server
@@ -10,13 +12,13 @@ from stack.servers.base import Server
 class MySQLServer(Server):
     """A server clients reach with aiomysql at settings.sql_host:settings.sql_port."""
 
-    @property
-    def port(self) -> int:
-        return self.settings.sql_port
+    port_field = "sql_port"
 
     @property
-    def port_setting(self) -> str:
-        return "SQUID_SQL_PORT"
+    def socket_path(self) -> Path:
+        # Under run/: not the system's /run/mysqld, nor TiDB's /tmp/tidb-<port>.sock, which
+        # every stack on the machine would share.
+        return self.paths.run / f"{self.name}.sock"
 
     async def connect(self) -> aiomysql.Connection:
         """A connection as the configured user, without a default database."""

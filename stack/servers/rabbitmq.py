@@ -11,7 +11,7 @@ from typing import ClassVar
 import aio_pika
 
 from stack.errors import ServerError
-from stack.install import ensure_packages, require_binary
+from stack.install import require_binary
 from stack.servers.base import Report, Server
 
 NODE_NAME = "squid@localhost"
@@ -23,16 +23,13 @@ SERVICE_USER = "rabbitmq"
 
 class RabbitMQ(Server):
     name = "rabbitmq"
+    port_field = "rabbitmq_port"
     start_timeout_s = 90.0
     stop_timeout_s = 40.0
     packages: ClassVar[dict[str, str]] = {
         "rabbitmq-server": "rabbitmq-server",
         "rabbitmqctl": "rabbitmq-server",
     }
-
-    @property
-    def port(self) -> int:
-        return self.settings.rabbitmq_port
 
     @property
     def ports(self) -> tuple[int, ...]:
@@ -52,7 +49,6 @@ class RabbitMQ(Server):
         return self.data_dir / "node.pid"
 
     def prepare(self, report: Report) -> None:
-        ensure_packages(self.packages, report)
         super().prepare(report)
         blocked = unreachable_for_others(self.data_dir)
         if blocked is not None:
@@ -71,7 +67,7 @@ class RabbitMQ(Server):
         # Debian's /usr/sbin/rabbitmq-server drops root through `su`, which puts the node in a
         # new session that our SIGTERM to the process group never reaches (and `su` SIGKILLs
         # its child shell 2 s later, orphaning the node). setpriv execs in place instead.
-        require_binary("rabbitmq-server", "rabbitmq-server")
+        self.executable("rabbitmq-server")
         setpriv = require_binary("setpriv", "util-linux")
         user = f"--reuid={SERVICE_USER}"
         return [setpriv, user, f"--regid={SERVICE_USER}", "--init-groups", SERVER_SCRIPT]

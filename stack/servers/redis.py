@@ -34,7 +34,6 @@ from redis.backoff import NoBackoff
 
 from squidstream.settings import Settings
 from stack.errors import ServerError
-from stack.install import ensure_packages, require_binary
 from stack.paths import StackPaths
 from stack.servers.base import Report, Server
 
@@ -46,6 +45,7 @@ CONVERSION_TIMEOUT_S = 120.0
 
 class Redis(Server):
     name = "redis"
+    port_field = "redis_port"
     start_timeout_s = 20.0
     packages: ClassVar[dict[str, str]] = {"redis-server": "redis-server"}
 
@@ -55,16 +55,11 @@ class Redis(Server):
         self._convert_rdb = False
 
     @property
-    def port(self) -> int:
-        return self.settings.redis_port
-
-    @property
     def marker(self) -> str:
         # Only the name: redis-server soon rewrites its title from the argv to "... HOST:PORT".
         return "redis-server"
 
     def prepare(self, report: Report) -> None:
-        ensure_packages(self.packages, report)
         super().prepare(report)
         has_aof = (self.data_dir / AOF_DIR).is_dir()
         self._convert_rdb = not has_aof and (self.data_dir / "dump.rdb").exists()
@@ -75,7 +70,7 @@ class Redis(Server):
         # No RDB save points: the AOF is the durable copy, and a background save would fork a
         # second Redis on our two cores for nothing.
         return [
-            require_binary("redis-server", "redis-server"),
+            self.executable("redis-server"),
             "--daemonize", "no",
             "--bind", self.bind_host,
             "--port", str(self.port),

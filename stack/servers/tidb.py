@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from pathlib import Path
 
 from stack.errors import ServerError
-from stack.servers.base import STACK_SOURCES, Report
+from stack.servers.base import STACK_SOURCES, Report, write_config
+from stack.servers.built import BuiltServer
 from stack.servers.mysql import MySQLServer
 
 BUILD_SCRIPT = STACK_SOURCES / "tidb" / "build.sh"
@@ -23,19 +23,11 @@ STDERR_FD = 2
 LOG_FILE_BACKUPS = 4
 
 
-class TiDB(MySQLServer):
+class TiDB(BuiltServer, MySQLServer):
     name = "tidb"
     start_timeout_s = 60.0
     stop_timeout_s = 30.0
-
-    @property
-    def binary(self) -> Path:
-        return self.paths.bin / "tidb-server"
-
-    @property
-    def home(self) -> Path:
-        """The generated config; the store lives in data/tidb, the logs in logs/tidb/."""
-        return self.paths.root / "tidb"
+    binary_name = "tidb-server"
 
     @property
     def config_path(self) -> Path:
@@ -45,12 +37,7 @@ class TiDB(MySQLServer):
     def log_path(self) -> Path:
         # Its own folder: TiDB writes oom_record/ next to its log file. Our stdout/stderr
         # capture appends to the same file, so start-up failures and TiDB's log read as one.
-        return self.paths.root / "logs" / "tidb" / "tidb.log"
-
-    @property
-    def socket_path(self) -> Path:
-        # TiDB's default is /tmp/tidb-<port>.sock, shared by every stack on the machine.
-        return self.paths.run / "tidb.sock"
+        return self.paths.logs / "tidb" / "tidb.log"
 
     @property
     def temp_dir(self) -> Path:
@@ -71,31 +58,31 @@ class TiDB(MySQLServer):
         return f"-path {self.data_dir}"
 
     def prepare(self, report: Report) -> None:
-        super().prepare(report)
         self.temp_dir.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.binary.exists():
-            self.build(report)
-        self.home.mkdir(parents=True, exist_ok=True)
+        super().prepare(report)  # builds the binary if it is missing
         # Regenerated on every start so a change of data_dir takes effect.
-        self.config_path.write_text(tidb_config(self), encoding="utf-8")
+        write_config(self.config_path, tidb_config(self))
 
-    def build(self, report: Report) -> None:
-        """Build the binary with BUILD_SCRIPT (which waits for a build already running)."""
-        report(
-            f"tidb: building {self.binary} with {BUILD_SCRIPT} (first run only; about 12 min on"
+    def build_command(self) -> list[str]:
+        # The script waits for a build already running (`make test` may start one).
+        return ["bash", str(BUILD_SCRIPT)]
+
+    def build_notice(self) -> str:
+        return (
+            f"{self.binary} with {BUILD_SCRIPT} (first run only; about 12 min on"
             " 2 cores, ~5 GB of Go module and build caches)"
         )
-        started = time.monotonic()
+
+    def run_build(self, command: list[str]) -> None:
         env = {**os.environ, "SQUID_DATA_DIR": str(self.paths.root)}
         # The script prints its progress (a line per 100 packages) on stdout: send it to our
         # stderr, where the stack's own progress lines go.
-        done = subprocess.run(["bash", str(BUILD_SCRIPT)], env=env, stdout=STDERR_FD, check=False)
+        done = subprocess.run(command, env=env, stdout=STDERR_FD, check=False)
         if done.returncode != 0 or not self.binary.exists():
-            build_log = self.paths.root / "logs" / "tidb-build.log"
+            build_log = self.paths.logs / "tidb-build.log"
             reason = f"{BUILD_SCRIPT} failed (exit {done.returncode}); see {build_log}"
             raise ServerError(self.name, reason)
-        report(f"tidb: built {self.binary} in {time.monotonic() - started:.0f}s")
 
     def argv(self) -> list[str]:
         status = ["-report-status=false"]
