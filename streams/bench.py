@@ -22,7 +22,7 @@ import faust
 import httpx
 from faust.types import StreamT
 
-from squidstream.bench_goals import DRAIN_FLOOR, DRAIN_OF_SLOWEST, drain_goal_met
+from squidstream.bench_goals import GOALS
 from squidstream.isolation import isolated
 from squidstream.launcher import Launched, stop_all
 from squidstream.settings import Settings, load_settings
@@ -298,18 +298,19 @@ def report(bare: float, ours: float, naive: float, stores: dict[str, float]) -> 
     half, twenty = ours >= bare / 2, ours >= 20 * naive
     print(f"ours / bare  = {ours / bare:.3f}  (goal >= 0.5: {'met' if half else 'MISSED'})")
     print(f"ours / naive = {ours / naive:.1f}  (goal >= 20: {'met' if twenty else 'MISSED'})")
-    floor = ours >= DRAIN_FLOOR
-    print(f"ours = {ours:,.0f}/s  (goal >= {DRAIN_FLOOR:,.0f}/s: {'met' if floor else 'MISSED'})")
+    floor = ours >= GOALS.drain_floor
+    verdict = "met" if floor else "MISSED"
+    print(f"ours = {ours:,.0f}/s  (goal >= {GOALS.drain_floor:,.0f}/s: {verdict})")
     slowest = min(stores.values()) if stores else None
     if stores:
         name, ceiling = min(stores.items(), key=lambda item: item[1])
-        share = ours >= DRAIN_OF_SLOWEST * ceiling
+        share = ours >= GOALS.drain_of_slowest * ceiling
         print(
             f"slowest store: {name} at {ceiling:,.0f}/s alone; ours / that = {ours / ceiling:.2f}"
-            f" (goal >= {DRAIN_OF_SLOWEST}: {'met' if share else 'MISSED'};"
+            f" (goal >= {GOALS.drain_of_slowest}: {'met' if share else 'MISSED'};"
             " a worker cannot drain faster than its slowest store writes)"
         )
-    met = half and twenty and drain_goal_met(ours, slowest)
+    met = half and twenty and GOALS.drain_met(ours, slowest)
     print(f"verdict: {'all goals met' if met else 'goals missed (see the lines above)'}")
     return met
 
