@@ -10,8 +10,10 @@ whose time span starts above it, is answered from them; any other page needs the
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,47 +26,70 @@ def key_of(entry: Doc) -> Key:
     return int(entry["occurred_at_ms"]), str(entry["event_id"])
 
 
-def listed(doc: Doc) -> list[Doc] | None:
-    """A tracking document's entries by field name; None when it keeps no usable list."""
+@dataclass(frozen=True)
+class Listed:
+    """One partition's list: its rows newest first, each row's key, the rows' field names."""
+
+    fields: list[str]
+    rows: list[list[Any]]
+    keys: list[Key]
+
+    def entries(self) -> Iterator[tuple[Key, Doc]]:
+        # Rows become entries only as a page reads them: most of a list is never looked at.
+        entries = (dict(zip(self.fields, row, strict=True)) for row in self.rows)
+        return zip(self.keys, entries, strict=True)
+
+
+def listed(doc: Doc) -> Listed | None:
+    """A tracking document's list; None when it keeps no usable one."""
     text = doc.get("recent")
     if not isinstance(text, str):
         return None  # written before the sink kept one: its partition's entries are unknown
     try:
         stored = json.loads(text)
-        entries = [dict(zip(stored["fields"], row, strict=True)) for row in stored["rows"]]
-        for entry in entries:
-            key_of(entry)
-    except (ValueError, KeyError, TypeError):
+        fields = [str(name) for name in stored["fields"]]
+        at, event_id = fields.index("occurred_at_ms"), fields.index("event_id")
+        rows: list[list[Any]] = list(stored["rows"])
+        if any(len(row) != len(fields) for row in rows):
+            return None
+        keys = [(int(row[at]), str(row[event_id])) for row in rows]
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
-    return entries
+    if any(newer <= older for newer, older in itertools.pairwise(keys)):
+        order = sorted(range(len(rows)), key=keys.__getitem__, reverse=True)
+        rows, keys = [rows[i] for i in order], [keys[i] for i in order]
+    return Listed(fields, rows, keys)
 
 
 @dataclass(frozen=True)
 class RecentLog:
-    """Every partition's listed entries, newest first, and where they stop being exact."""
+    """Every partition's list, and the key below which the merged lists stop being exact."""
 
-    entries: list[tuple[Key, Doc]]
+    lists: list[Listed]
     # None: every list holds all of its partition's entries.
     horizon: Key | None
 
     @classmethod
     def of(cls, tracking: Sequence[Doc]) -> RecentLog | None:
-        """The merged lists; None when a document has none, or holds more than it counted."""
+        """The lists; None when a document has none, or holds more than it counted."""
         if not tracking:
             return None  # nothing committed yet: the collection says what it holds
-        merged: list[tuple[Key, Doc]] = []
+        lists: list[Listed] = []
         lowest: list[Key] = []
         for doc in tracking:
-            entries = listed(doc)
+            found = listed(doc)
             events = int(doc.get("events", 0))
-            if entries is None or len(entries) > events or (events and not entries):
+            if found is None or len(found.rows) > events or (events and not found.rows):
                 return None
-            keyed = [(key_of(entry), entry) for entry in entries]
-            if len(entries) < events:
-                lowest.append(min(key for key, _ in keyed))
-            merged.extend(keyed)
-        merged.sort(key=lambda pair: pair[0], reverse=True)
-        return cls(merged, max(lowest, default=None))
+            if len(found.rows) < events:
+                lowest.append(found.keys[-1])
+            lists.append(found)
+        return cls(lists, max(lowest, default=None))
+
+    def newest_first(self) -> Iterator[tuple[Key, Doc]]:
+        return heapq.merge(
+            *(one.entries() for one in self.lists), key=lambda pair: pair[0], reverse=True
+        )
 
     def page(
         self, admits: Callable[[Doc], bool], before: Key | None, floor: Key | None, limit: int
@@ -78,7 +103,7 @@ class RecentLog:
         if horizon is not None and floor is not None and floor >= horizon:
             horizon = None
         found: list[Doc] = []
-        for key, entry in self.entries:
+        for key, entry in self.newest_first():
             if before is not None and key >= before:
                 continue
             if horizon is not None and key < horizon:
