@@ -110,6 +110,10 @@ class LogCursor:
         }
 
 
+# A log page's entries, and the cursor of the page after it (None on the last page).
+Page = tuple[list[AuditEntry], LogCursor | None]
+
+
 @dataclass(frozen=True)
 class LogFilter:
     """Which audit documents a log page shows; None means any."""
@@ -279,20 +283,11 @@ class MongoReports:
 
     async def log(self, where: LogFilter, after: LogCursor | None, page_size: int) -> AuditPage:
         tracking = await self._shared("tracking", self._tracking_docs)
-        # One entry more than the page tells whether a next page exists, without a count.
-        shown = self._recent_page(tracking, where, after, page_size)
-        if shown is None:
-            self.served["collection"] += 1
-            query = where.query(after)
-            docs = await self._shared(
-                json.dumps([query, page_size + 1], sort_keys=True),
-                functools.partial(self._find_page, query, page_size + 1),
-            )
-            found, following = _cut(docs, page_size, _document_key)
-            entries = [_entry(doc) for doc in found]
-        else:
-            self.served["recent"] += 1
-            entries, following = shown
+        page = self._recent_page(tracking, where, after, page_size)
+        self.served["collection" if page is None else "recent"] += 1
+        if page is None:
+            page = await self._collection_page(where, after, page_size)
+        entries, following = page
         return AuditPage(
             store=self.store,
             freshness=Freshness.at(sum_tracking(tracking).projected_at_ms),
@@ -304,19 +299,29 @@ class MongoReports:
     @staticmethod
     def _recent_page(
         tracking: list[Doc], where: LogFilter, after: LogCursor | None, page_size: int
-    ) -> tuple[list[AuditEntry], LogCursor | None] | None:
+    ) -> Page | None:
         """The page from the tracking documents' lists, or None if they cannot tell it."""
         recent = RecentLog.of(tracking)
+        if recent is None:
+            return None
+        # One entry more than the page tells whether a next page exists, without a count.
         before = None if after is None else after.key
-        found = (
-            None
-            if recent is None
-            else recent.page(where.admits, before, where.floor, page_size + 1)
-        )
+        found = recent.page(where.admits, before, where.floor, page_size + 1)
         if found is None:
             return None
         shown, following = _cut(found, page_size, key_of)
         return [AuditEntry.model_validate(entry) for entry in shown], following
+
+    async def _collection_page(
+        self, where: LogFilter, after: LogCursor | None, page_size: int
+    ) -> Page:
+        query = where.query(after)
+        docs = await self._shared(
+            json.dumps([query, page_size + 1], sort_keys=True),
+            functools.partial(self._find_page, query, page_size + 1),
+        )
+        shown, following = _cut(docs, page_size, _document_key)
+        return [_entry(doc) for doc in shown], following
 
     async def top_games(self) -> TopGames:
         totals = await self.totals()

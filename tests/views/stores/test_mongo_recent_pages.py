@@ -22,7 +22,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from squidstream.settings import Settings
 from streams.decode import Event
 from streams.sinks.mongo import TRACKING_COLLECTION, MongoProjection
-from tests.streams.sinks.scattered import BASE_MS, batches, newest_first, scattered
+from tests.streams.sinks.scattered import batches, newest_first, scattered
+from tests.views.stores.test_recent_entries import filters
 from views.models import AuditPage
 from views.stores.mongo_reports import LogCursor, LogFilter, MongoReports
 
@@ -94,16 +95,6 @@ async def walk(
             return seen
         after = LogCursor.decode(page.next)
     raise AssertionError("the walk did not end")
-
-
-spans = st.one_of(st.none(), st.integers(BASE_MS - 1, BASE_MS + 41))
-filters = st.builds(
-    LogFilter,
-    game_id=st.one_of(st.none(), st.integers(1, 5)),
-    route=st.sampled_from([None, "kafka", "rabbitmq"]),
-    from_ms=spans,
-    to_ms=spans,
-)
 
 
 @settings(

@@ -56,6 +56,7 @@ def horizon(events: Sequence[Event], partitions: int, keep: int) -> Key | None:
     return max(lowest, default=None)
 
 
+# Spans around the window `scattered` puts its events in.
 spans = st.one_of(st.none(), st.integers(BASE_MS - 1, BASE_MS + 41))
 filters = st.builds(
     LogFilter,
