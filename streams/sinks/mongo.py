@@ -8,14 +8,28 @@ single-document update. A crash between the two re-delivers the batch: the inser
 duplicates and the totals are added once, by the one update whose offset still matches.
 The totals (events, games per game id, inserts per route) serve the audit reports without
 counting or grouping the collection.
+
+The same update sets `recent`: the partition's newest `RECENT_ENTRIES` entries by the log's
+order (occurred_at_ms desc, event id desc), not by offset, since an event routed through
+RabbitMQ can arrive after newer ones. The batch's fresh canonical events are merged into the
+list read at the start of the batch, so it holds every entry of the partition when it is not
+full, and when full every entry whose key is above its lowest. The views serve the log's
+first pages from these few documents: FerretDB answers no sorted page from an index
+(views/stores/mongo_reports.py). The list is one JSON string, `{"fields": [...], "rows":
+[[...], ...]}`: FerretDB converts every nested value, and 4 documents of 200 subdocuments
+took 200 ms to read where the same rows as one string took 7 ms. A tracking document
+written before `recent` existed is left without one (the views then read the collection)
+until a replay rebuilds it, since its list would lack the older entries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
@@ -28,6 +42,17 @@ from streams.errors import SinkError, StoreBehind
 from streams.sinks.errors import from_mongo, only_duplicates
 
 TRACKING_COLLECTION = "projection_tracking"
+# Entries kept per partition: above the largest page (200, views/routes/audit.py) plus the one
+# that tells whether a next page exists, and a few pages deep for a filtered page.
+RECENT_ENTRIES = 500
+# What an AuditEntry shows (views/models.py), in the order of each row of `recent`.
+RECENT_FIELDS = (
+    *("event_id", "request_id", "game_id", "game_name", "players", "winner", "route"),
+    *("gateway_id", "occurred_at_ms", "schema_version"),
+    *("projected_at_ms", "kafka_partition", "kafka_offset"),
+)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+Entry = dict[str, Any]
 INDEXES: tuple[tuple[str, list[tuple[str, int]]], ...] = (
     ("idx_occurred_at_ms", [("occurred_at_ms", ASCENDING)]),
     ("idx_game_id", [("game_id", ASCENDING)]),
@@ -49,6 +74,47 @@ def document(event: Event, projected_at: datetime) -> dict[str, Any]:
     }
 
 
+def epoch_ms(at: datetime) -> int:
+    """Whole milliseconds since the epoch, truncated as BSON stores a datetime."""
+    return (at - EPOCH) // timedelta(milliseconds=1)
+
+
+def recent_entry(event: Event, projected_at: datetime) -> Entry:
+    """The fields of one `recent` row, by name."""
+    return {
+        **event.game_fields(),
+        "projected_at_ms": epoch_ms(projected_at),
+        "kafka_partition": event.partition,
+        "kafka_offset": event.offset,
+    }
+
+
+def newest(entries: Iterable[Entry], keep: int = RECENT_ENTRIES) -> list[Entry]:
+    """The `keep` greatest entries by (occurred_at_ms, event_id), each event id once."""
+    by_id = {str(entry["event_id"]): entry for entry in entries}
+    ranked = sorted(by_id.values(), key=lambda e: (e["occurred_at_ms"], e["event_id"]))
+    return ranked[::-1][:keep]
+
+
+def encode_recent(entries: Sequence[Entry]) -> str:
+    rows = [[entry.get(name) for name in RECENT_FIELDS] for entry in entries]
+    return json.dumps({"fields": RECENT_FIELDS, "rows": rows}, separators=(",", ":"))
+
+
+def decode_recent(text: str) -> list[Entry]:
+    stored = json.loads(text)
+    return [dict(zip(stored["fields"], row, strict=True)) for row in stored["rows"]]
+
+
+@dataclass(frozen=True, slots=True)
+class Tracked:
+    """A partition's tracking document as a batch starts."""
+
+    next_offset: int
+    # None: written before `recent` existed, so it is not kept (see the module docstring).
+    recent: list[Entry] | None
+
+
 def totals_update(events: Sequence[Event]) -> dict[str, int]:
     """The `$inc` of a batch's events: events, games.<id>, routes.<route>."""
     counts: Counter[str] = Counter()
@@ -64,8 +130,14 @@ class MongoProjection:
 
     name = "mongo"
 
-    def __init__(self, client: AsyncMongoClient[dict[str, Any]], settings: Settings) -> None:
+    def __init__(
+        self,
+        client: AsyncMongoClient[dict[str, Any]],
+        settings: Settings,
+        recent_entries: int = RECENT_ENTRIES,
+    ) -> None:
         self._client = client
+        self._recent_entries = recent_entries
         self._db = client[settings.mongo_database]
         self._collection = self._db[settings.mongo_collection]
         self._tracking = self._db[TRACKING_COLLECTION]
@@ -109,7 +181,8 @@ class MongoProjection:
             await self._call("Mongo indexes", self._collection.create_index(keys, name=name))
 
     async def apply(self, batch: Batch) -> None:
-        applied = await self._applied(batch.spans)
+        tracked = await self._tracked(batch.spans)
+        applied = {partition: t.next_offset for partition, t in tracked.items()}
         for partition, span in batch.spans.items():
             if applied.get(partition, 0) < span.first:
                 raise StoreBehind(self.name, partition, applied.get(partition, 0), span.first)
@@ -122,53 +195,72 @@ class MongoProjection:
             )
         for partition, span in sorted(batch.spans.items()):
             events = [e for e in fresh if e.partition == partition]
-            await self._advance(partition, applied.get(partition), span.next, events, now)
+            known = tracked.get(partition)
+            if known is None:
+                await self._create(partition, span.next, events, now)
+            else:
+                await self._advance(partition, known, span.next, events, now)
 
-    async def _applied(self, partitions: Any) -> dict[int, int]:
+    async def _tracked(self, partitions: Any) -> dict[int, Tracked]:
         ids = [self._doc_id(p) for p in partitions]
-        cursor = self._tracking.find({"_id": {"$in": ids}}, {"partition": 1, "next_offset": 1})
+        fields = {"partition": 1, "next_offset": 1, "recent": 1}
+        cursor = self._tracking.find({"_id": {"$in": ids}}, fields)
         docs = await self._call("Mongo tracking", cursor.to_list(None))
-        return {int(doc["partition"]): int(doc["next_offset"]) for doc in docs}
+        return {
+            int(doc["partition"]): Tracked(
+                int(doc["next_offset"]),
+                None if doc.get("recent") is None else decode_recent(str(doc["recent"])),
+            )
+            for doc in docs
+        }
+
+    def _recent(self, kept: list[Entry], events: Sequence[Event], now: datetime) -> str:
+        fresh = [recent_entry(event, now) for event in events]
+        return encode_recent(newest([*kept, *fresh], self._recent_entries))
+
+    async def _create(
+        self, partition: int, next_offset: int, events: Sequence[Event], now: datetime
+    ) -> None:
+        """The partition's first tracking document, holding its first batch."""
+        doc: dict[str, Any] = {
+            "_id": self._doc_id(partition),
+            "topic": self._topic,
+            "partition": partition,
+            "next_offset": next_offset,
+            "projected_at": now,
+            "events": 0,
+            "games": {},
+            "routes": {},
+            "recent": self._recent([], events, now),
+        }
+        for path, n in totals_update(events).items():
+            head, _, tail = path.partition(".")
+            if tail:
+                doc[head][tail] = n
+            else:
+                doc[head] = n
+        # A duplicate key here means another writer created it first: a SinkError, retried.
+        await self._call(f"Mongo tracking of partition {partition}", self._tracking.insert_one(doc))
 
     async def _advance(
         self,
         partition: int,
-        applied: int | None,
+        known: Tracked,
         next_offset: int,
         events: Sequence[Event],
         now: datetime,
     ) -> None:
         """Compare-and-set the tracking document; a lost race is retried from the top."""
-        doc_id = self._doc_id(partition)
-        what = f"Mongo tracking of partition {partition}"
-        if applied is None:
-            doc: dict[str, Any] = {
-                "_id": doc_id,
-                "topic": self._topic,
-                "partition": partition,
-                "next_offset": next_offset,
-                "projected_at": now,
-                "events": 0,
-                "games": {},
-                "routes": {},
-            }
-            for path, n in totals_update(events).items():
-                head, _, tail = path.partition(".")
-                if tail:
-                    doc[head][tail] = n
-                else:
-                    doc[head] = n
-            # A duplicate key here means another writer created it first: a SinkError, retried.
-            await self._call(what, self._tracking.insert_one(doc))
-            return
-        if next_offset <= applied:
+        if next_offset <= known.next_offset:
             return
         update: dict[str, Any] = {"$set": {"next_offset": next_offset, "projected_at": now}}
         if events:
             update["$inc"] = totals_update(events)
-        result = await self._call(
-            what, self._tracking.update_one({"_id": doc_id, "next_offset": applied}, update)
-        )
+            if known.recent is not None:
+                update["$set"]["recent"] = self._recent(known.recent, events, now)
+        what = f"Mongo tracking of partition {partition}"
+        cas = {"_id": self._doc_id(partition), "next_offset": known.next_offset}
+        result = await self._call(what, self._tracking.update_one(cas, update))
         if result.matched_count != 1:
             raise SinkError(f"{what}: moved by another writer; retrying")
 

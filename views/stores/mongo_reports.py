@@ -12,10 +12,16 @@ FerretDB 1.24 on SQLite cannot serve such a page from any index: it pushes down 
 filter that is exactly `{_id: <string>}`, and even that scans, since its `_id` index is on
 `_ferretdb_sjson->"_id"` while the query reads `_ferretdb_sjson->'$._id'` (explain: SCAN).
 A sort or range filter reads and sorts the whole collection in FerretDB's memory: measured
-here, 22.8 s for the newest page of 100,000 documents, 0.6 s for one `_id` lookup. So every
-query carries a server-side time limit (a slow page fails as 503 instead of piling up), and
-identical pages asked for at the same time (the dashboard polls each tab every 1.5 s) share
-one query, so open tabs cannot multiply that scan.
+here, 22.8 s for the newest page of 100,000 documents, 0.6 s for one `_id` lookup.
+
+So a page is first looked for in the tracking documents: each keeps its partition's newest
+entries (`recent`, written by the sink in the same update as the totals), and the merged
+lists answer every page that fills above their horizon (views/stores/recent_entries.py), in
+milliseconds at any size of the collection. Only a page past it (deep, or narrowly
+filtered) queries the collection, with a server-side time limit (a slow page fails as 503
+instead of piling up); identical reads asked for at the same time (the dashboard polls each
+tab every 1.5 s) share one query, so open tabs cannot multiply that scan. Both answers use
+the same order and cursor, so a walk crosses from one to the other without a gap or repeat.
 """
 
 from __future__ import annotations
@@ -26,9 +32,9 @@ import binascii
 import functools
 import json
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient
@@ -46,6 +52,7 @@ from views.models import (
     RouteCounts,
     TopGames,
 )
+from views.stores.recent_entries import Key, RecentLog, key_of
 
 T = TypeVar("T")
 Doc = dict[str, Any]
@@ -57,6 +64,7 @@ LOG_MAX_TIME_MS = 3_000
 COUNTERS_MAX_TIME_MS = 1_000
 MAX_EVENT_ID = 200
 NEWEST_FIRST = [("occurred_at_ms", -1), ("_id", -1)]
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class BadCursor(ValueError):
@@ -88,6 +96,10 @@ class LogCursor:
             raise BadCursor(f"not a cursor of this log: {text!r}")
         return cls(ms, event_id)
 
+    @property
+    def key(self) -> Key:
+        return self.occurred_at_ms, self.event_id
+
     def after(self) -> Doc:
         """Documents strictly after this cursor in newest-first order."""
         return {
@@ -98,6 +110,10 @@ class LogCursor:
         }
 
 
+# A log page's entries, and the cursor of the page after it (None on the last page).
+Page = tuple[list[AuditEntry], LogCursor | None]
+
+
 @dataclass(frozen=True)
 class LogFilter:
     """Which audit documents a log page shows; None means any."""
@@ -106,6 +122,21 @@ class LogFilter:
     route: str | None = None
     from_ms: int | None = None
     to_ms: int | None = None
+
+    @property
+    def floor(self) -> Key | None:
+        """The lowest key this filter admits, if its span has a start."""
+        return None if self.from_ms is None else (self.from_ms, "")
+
+    def admits(self, entry: Doc) -> bool:
+        """Whether `entry` (an audit document or a `recent` entry) is on this filter's pages."""
+        at = int(entry["occurred_at_ms"])
+        return (
+            (self.game_id is None or entry["game_id"] == self.game_id)
+            and (self.route is None or entry["route"] == self.route)
+            and (self.from_ms is None or at >= self.from_ms)
+            and (self.to_ms is None or at < self.to_ms)
+        )
 
     def query(self, after: LogCursor | None = None) -> Doc:
         query: Doc = {}
@@ -158,10 +189,24 @@ def top_of(games: Counter[int], count: int = TOP_GAMES) -> list[GameCount]:
 
 def _epoch_ms(value: object) -> int | None:
     if isinstance(value, datetime):
-        return int(value.timestamp() * 1000)
+        # Integer arithmetic: BSON keeps whole milliseconds, a float product can lose one.
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return (aware - EPOCH) // timedelta(milliseconds=1)
     if isinstance(value, int):
         return value
     return None
+
+
+def _cut(
+    found: list[Doc], page_size: int, key: Callable[[Doc], Key]
+) -> tuple[list[Doc], LogCursor | None]:
+    """A page's entries, and the cursor after its last one when one more was found."""
+    shown = found[:page_size]
+    return shown, LogCursor(*key(shown[-1])) if len(found) > page_size else None
+
+
+def _document_key(doc: Doc) -> Key:
+    return int(doc["occurred_at_ms"]), str(doc["_id"])
 
 
 def _entry(doc: Doc) -> AuditEntry:
@@ -187,8 +232,10 @@ class MongoReports:
         self._tracking: AsyncCollection[Doc] = client[database][TRACKING_COLLECTION]
         # None sums every topic's documents: right while one topic feeds this database.
         self._tracked: Doc = {} if events_topic is None else {"topic": events_topic}
-        # Pages being fetched now, by query: a second identical request waits for the first.
+        # Reads in flight, by query: a second identical request waits for the first.
         self._pending: dict[str, asyncio.Future[list[Doc]]] = {}
+        # Log pages answered from the tracking documents ("recent") or the collection.
+        self.served: Counter[str] = Counter()
 
     async def _call(self, awaitable: Awaitable[T]) -> T:
         try:
@@ -197,8 +244,12 @@ class MongoReports:
             raise StoreUnavailable(self.store, repr(exc)) from exc
 
     async def totals(self) -> Totals:
+        cursor = self._tracking.find(self._tracked, {"recent": 0})
+        return sum_tracking(await self._call(cursor.max_time_ms(COUNTERS_MAX_TIME_MS).to_list()))
+
+    def _tracking_docs(self) -> Awaitable[list[Doc]]:
         cursor = self._tracking.find(self._tracked).max_time_ms(COUNTERS_MAX_TIME_MS)
-        return sum_tracking(await self._call(cursor.to_list()))
+        return self._call(cursor.to_list())
 
     async def projected_at_ms(self) -> int | None:
         return (await self.totals()).projected_at_ms
@@ -215,12 +266,11 @@ class MongoReports:
         )
         return self._call(cursor.to_list())
 
-    async def _page_docs(self, query: Doc, limit: int) -> list[Doc]:
-        """The page's documents; a request identical to one in flight shares its answer."""
-        key = json.dumps([query, limit], sort_keys=True)
+    async def _shared(self, key: str, read: Callable[[], Awaitable[list[Doc]]]) -> list[Doc]:
+        """The read's documents; a request identical to one in flight shares its answer."""
         pending = self._pending.get(key)
         if pending is None:
-            pending = asyncio.ensure_future(self._find_page(query, limit))
+            pending = asyncio.ensure_future(read())
             self._pending[key] = pending
             pending.add_done_callback(functools.partial(self._forget, key))
         # Shielded: one client hanging up must not cancel the query the others wait for.
@@ -232,21 +282,46 @@ class MongoReports:
             done.exception()  # retrieved, so a failure nobody waits for is not logged as lost
 
     async def log(self, where: LogFilter, after: LogCursor | None, page_size: int) -> AuditPage:
-        # One document more than the page tells whether a next page exists, without a count.
-        docs = await self._page_docs(where.query(after), page_size + 1)
-        shown = docs[:page_size]
-        last = shown[-1] if len(docs) > page_size else None
-        following = (
-            None if last is None else LogCursor(int(last["occurred_at_ms"]), str(last["_id"]))
-        )
-        totals = await self.totals()
+        tracking = await self._shared("tracking", self._tracking_docs)
+        page = self._recent_page(tracking, where, after, page_size)
+        self.served["collection" if page is None else "recent"] += 1
+        if page is None:
+            page = await self._collection_page(where, after, page_size)
+        entries, following = page
         return AuditPage(
             store=self.store,
-            freshness=Freshness.at(totals.projected_at_ms),
+            freshness=Freshness.at(sum_tracking(tracking).projected_at_ms),
             page_size=page_size,
             next=None if following is None else following.encode(),
-            entries=[_entry(doc) for doc in shown],
+            entries=entries,
         )
+
+    @staticmethod
+    def _recent_page(
+        tracking: list[Doc], where: LogFilter, after: LogCursor | None, page_size: int
+    ) -> Page | None:
+        """The page from the tracking documents' lists, or None if they cannot tell it."""
+        recent = RecentLog.of(tracking)
+        if recent is None:
+            return None
+        # One entry more than the page tells whether a next page exists, without a count.
+        before = None if after is None else after.key
+        found = recent.page(where.admits, before, where.floor, page_size + 1)
+        if found is None:
+            return None
+        shown, following = _cut(found, page_size, key_of)
+        return [AuditEntry.model_validate(entry) for entry in shown], following
+
+    async def _collection_page(
+        self, where: LogFilter, after: LogCursor | None, page_size: int
+    ) -> Page:
+        query = where.query(after)
+        docs = await self._shared(
+            json.dumps([query, page_size + 1], sort_keys=True),
+            functools.partial(self._find_page, query, page_size + 1),
+        )
+        shown, following = _cut(docs, page_size, _document_key)
+        return [_entry(doc) for doc in shown], following
 
     async def top_games(self) -> TopGames:
         totals = await self.totals()
