@@ -10,27 +10,16 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from collections import Counter as Tally
 from collections.abc import Iterable
 from operator import attrgetter
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-    start_http_server,
-)
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
 from gateways.errors import GatewayError
 from gateways.reservations import Held, Verdict
+from squidstream.http_metrics import RequestMetrics
 
 log = logging.getLogger(__name__)
 
@@ -146,23 +135,11 @@ def open_endpoint(registry: CollectorRegistry, host: str, port: int) -> MetricsE
         return None
 
 
-class IngressMetrics:
+class IngressMetrics(RequestMetrics):
     """The instruments of one ingress app."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "squid_ingress_requests",
-            "HTTP requests answered, by route template and status.",
-            ["method", "path", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "squid_ingress_request_seconds",
-            "Time to answer an HTTP request, by route template.",
-            ["method", "path"],
-            registry=self.registry,
-        )
+        super().__init__("squid_ingress")
         self.games = Counter(
             "squid_ingress_games",
             "Games sent to a gateway route, by outcome (accepted or the gRPC status name).",
@@ -176,42 +153,3 @@ class IngressMetrics:
             buckets=PUBLISH_BUCKETS,
             registry=self.registry,
         )
-
-    async def page(self, request: Request) -> Response:
-        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
-
-
-def _path_template(scope: Scope) -> str:
-    # The route template keeps label cardinality bounded (no ids in labels).
-    route = scope.get("route")
-    if isinstance(route, BaseRoute):
-        return str(getattr(route, "path", "unmatched"))
-    return "unmatched"
-
-
-class IngressMetricsMiddleware:
-    """Pure ASGI middleware (no response buffering): counts and times every HTTP request."""
-
-    def __init__(self, app: ASGIApp, metrics: IngressMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_and_record(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_record)
-        finally:
-            method, path = scope["method"], _path_template(scope)
-            self.metrics.requests.labels(method, path, str(status)).inc()
-            self.metrics.latency.labels(method, path).observe(time.perf_counter() - started)
