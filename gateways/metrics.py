@@ -13,6 +13,7 @@ import threading
 from collections import Counter as Tally
 from collections.abc import Iterable
 from operator import attrgetter
+from typing import Any, TypeVar
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
@@ -23,6 +24,7 @@ from squidstream.http_metrics import RequestMetrics
 
 log = logging.getLogger(__name__)
 
+M = TypeVar("M", Counter, Histogram)
 # A Kafka batch is confirmed in milliseconds, a RabbitMQ one in up to a second under load.
 PUBLISH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -38,23 +40,20 @@ class GatewayMetrics:
     def __init__(self, route: str) -> None:
         self.registry = CollectorRegistry()
         self.route = route
-        accepted = Counter(
+        self.accepted = self._of_route(
+            Counter,
             "squid_gateway_accepted_events",
             "New events the broker confirmed: each becomes one projected game.",
-            ["route"],
-            registry=self.registry,
         )
-        republished = Counter(
+        self.republished = self._of_route(
+            Counter,
             "squid_gateway_republished_events",
             "Events of a taken-over reservation published again (same bytes, de-duplicated).",
-            ["route"],
-            registry=self.registry,
         )
-        replayed = Counter(
+        self.replayed = self._of_route(
+            Counter,
             "squid_gateway_replayed_answers",
             "Requests answered with an event already accepted for their request id (retries).",
-            ["route"],
-            registry=self.registry,
         )
         self._refused = Counter(
             "squid_gateway_refused_requests",
@@ -69,24 +68,22 @@ class GatewayMetrics:
             registry=self.registry,
         )
         self._verdicts = {v: reservations.labels(route, v.name.lower()) for v in Verdict}
-        publish = Histogram(
+        self.publish_seconds = self._of_route(
+            Histogram,
             "squid_gateway_publish_seconds",
             "Time from handing a batch to the broker to its confirmation (confirmed batches).",
-            ["route"],
             buckets=PUBLISH_BUCKETS,
-            registry=self.registry,
         )
-        failures = Counter(
+        self.publish_failures = self._of_route(
+            Counter,
             "squid_gateway_publish_failures",
             "Batches the broker did not confirm within the bounded wait.",
-            ["route"],
-            registry=self.registry,
         )
-        self.accepted = accepted.labels(route)
-        self.republished = republished.labels(route)
-        self.replayed = replayed.labels(route)
-        self.publish_seconds = publish.labels(route)
-        self.publish_failures = failures.labels(route)
+
+    def _of_route(self, kind: type[M], name: str, documentation: str, **options: Any) -> M:
+        """An instrument labelled by route, bound to this gateway's route."""
+        family = kind(name, documentation, ["route"], registry=self.registry, **options)
+        return family.labels(self.route)
 
     def reserved(self, held: Iterable[Held]) -> None:
         # Runs on every batch: list.count compares by identity in C, where hashing each
