@@ -40,9 +40,13 @@ class RequestMetrics:
             registry=self.registry,
         )
 
-    async def page(self, request: Request) -> Response:
-        """The registry in Prometheus's text format: the app's `/metrics`."""
+    def response(self) -> Response:
+        """The registry in Prometheus's text format: the body of the app's `/metrics`."""
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def page(self, request: Request) -> Response:
+        """`/metrics` as a plain Starlette endpoint."""
+        return self.response()
 
 
 def _path_template(scope: Scope) -> str:
