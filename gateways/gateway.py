@@ -25,13 +25,15 @@ from gateways.errors import (
 from gateways.events import Encoded, ValidRequest, play, validate
 from gateways.metrics import GatewayMetrics
 from gateways.reservations import Claim, Held, Reservations, Verdict
+from squidstream.backoff import Backoff
 from squidstream.contract import occurred_at_problem
 from squidstream.proto import game_pb2
 
 log = logging.getLogger(__name__)
 
 Outcome = game_pb2.GameEvent | GatewayError
-# How often a request waits on another gateway's pending publish: quickly first, then less.
+# How often a request waits on another gateway's pending publish: quickly first, then less;
+# jittered like every other retry, so the requests waiting on one publish spread out.
 FIRST_POLL_S: Final = 0.01
 MAX_POLL_S: Final = 0.2
 
@@ -103,7 +105,8 @@ class Gateway:
         answers: dict[str, Outcome] = {}
         waiting = {request_id: Encoded.of(event) for request_id, event in decided.items()}
         loop = asyncio.get_running_loop()
-        deadline, delay = loop.time() + self._pending_wait_s, FIRST_POLL_S
+        deadline = loop.time() + self._pending_wait_s
+        backoff: Backoff | None = None  # made on the first wait: most batches never wait
         while waiting:
             claims = [Claim(request_id, encoded.raw) for request_id, encoded in waiting.items()]
             try:
@@ -114,13 +117,15 @@ class Gateway:
             self.metrics.reserved(held)
             waiting = self._sort(claims, held, decided, answers)
             answers.update(await self._publish(claims, held, decided))
-            if waiting and loop.time() + delay > deadline:
+            if not waiting:
+                break
+            backoff = backoff or Backoff(first_s=FIRST_POLL_S, cap_s=MAX_POLL_S)
+            delay = backoff.next_delay()
+            if loop.time() + delay > deadline:
                 late = StillPending("another publish of this request_id is not settled; retry")
                 answers.update(dict.fromkeys(waiting, late))
                 break
-            if waiting:
-                await asyncio.sleep(delay)
-                delay = min(2 * delay, MAX_POLL_S)
+            await asyncio.sleep(delay)
         return answers
 
     def _sort(

@@ -12,25 +12,24 @@ from typing import Final
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from squidstream.http_replies import error_body, send_json
+from squidstream.prefix_middleware import PrefixMiddleware, header
 
 RETRY_AFTER_S: Final = b"1"
 
 
 def _content_length(scope: Scope) -> int | None:
-    for key, value in scope.get("headers", ()):
-        if key.lower() == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
+    declared = header(scope, b"content-length")
+    try:
+        return None if declared is None else int(declared)
+    except ValueError:
+        return None
 
 
 def _too_large(limit: int) -> dict[str, str]:
     return error_body("payload_too_large", "body", f"the request body exceeds {limit} bytes")
 
 
-class BodyLimitMiddleware:
+class BodyLimitMiddleware(PrefixMiddleware):
     """Reads at most `limit` body bytes of a request under `paths`; more gets 413.
 
     The body is read here, up to the limit, and replayed to the app: a request body is a
@@ -38,14 +37,10 @@ class BodyLimitMiddleware:
     """
 
     def __init__(self, app: ASGIApp, *, limit: int, paths: Sequence[str]) -> None:
-        self.app = app
+        super().__init__(app, paths)
         self._limit = limit
-        self._paths = tuple(paths)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self._paths):
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = _content_length(scope)
         if declared is not None and declared > self._limit:
             await send_json(send, 413, _too_large(self._limit))
@@ -79,7 +74,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-class LoadSheddingMiddleware:
+class LoadSheddingMiddleware(PrefixMiddleware):
     """At most `limit` requests under `paths` in flight; one more gets 503 and Retry-After.
 
     Queueing without end would only turn overload into timeouts for everyone; a fast 503
@@ -87,15 +82,11 @@ class LoadSheddingMiddleware:
     """
 
     def __init__(self, app: ASGIApp, *, limit: int, paths: Sequence[str]) -> None:
-        self.app = app
+        super().__init__(app, paths)
         self._limit = limit
-        self._paths = tuple(paths)
         self.in_flight = 0
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self._paths):
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.in_flight >= self._limit:
             detail = f"the ingress has {self._limit} requests in flight; retry later"
             body = error_body("unavailable", "", detail)

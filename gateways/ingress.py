@@ -17,12 +17,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateways.events import route_name
 from gateways.http_limits import BodyLimitMiddleware, LoadSheddingMiddleware
-from gateways.metrics import IngressMetrics, IngressMetricsMiddleware
+from gateways.metrics import IngressMetrics
 from gateways.routing import RouteClient, RouteFailed, RouteWeights
 from squidstream.auth import grpc_metadata
 from squidstream.contract import REQUEST_ID_MAX_CHARS, RouteName, request_id_problem
 from squidstream.grpc_client import channel_credentials
 from squidstream.http_auth import BearerTokenMiddleware
+from squidstream.http_metrics import RequestMetricsMiddleware
 from squidstream.proto import game_pb2
 from squidstream.settings import Settings, load_settings
 
@@ -165,7 +166,7 @@ def create_app(settings: Settings, weights: RouteWeights | None = None) -> FastA
     _install_error_handlers(app)
     app.state.metrics = metrics
     _install_guards(app, settings)
-    app.add_middleware(IngressMetricsMiddleware, metrics=metrics)
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     app.add_api_route("/metrics", metrics.page, methods=["GET"], include_in_schema=False)
 
     @app.get("/healthz", include_in_schema=False)

@@ -10,30 +10,21 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from collections import Counter as Tally
 from collections.abc import Iterable
 from operator import attrgetter
+from typing import Any, TypeVar
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-    start_http_server,
-)
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
 from gateways.errors import GatewayError
 from gateways.reservations import Held, Verdict
+from squidstream.http_metrics import RequestMetrics
 
 log = logging.getLogger(__name__)
 
+M = TypeVar("M", Counter, Histogram)
 # A Kafka batch is confirmed in milliseconds, a RabbitMQ one in up to a second under load.
 PUBLISH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -49,23 +40,20 @@ class GatewayMetrics:
     def __init__(self, route: str) -> None:
         self.registry = CollectorRegistry()
         self.route = route
-        accepted = Counter(
+        self.accepted = self._of_route(
+            Counter,
             "squid_gateway_accepted_events",
             "New events the broker confirmed: each becomes one projected game.",
-            ["route"],
-            registry=self.registry,
         )
-        republished = Counter(
+        self.republished = self._of_route(
+            Counter,
             "squid_gateway_republished_events",
             "Events of a taken-over reservation published again (same bytes, de-duplicated).",
-            ["route"],
-            registry=self.registry,
         )
-        replayed = Counter(
+        self.replayed = self._of_route(
+            Counter,
             "squid_gateway_replayed_answers",
             "Requests answered with an event already accepted for their request id (retries).",
-            ["route"],
-            registry=self.registry,
         )
         self._refused = Counter(
             "squid_gateway_refused_requests",
@@ -80,24 +68,22 @@ class GatewayMetrics:
             registry=self.registry,
         )
         self._verdicts = {v: reservations.labels(route, v.name.lower()) for v in Verdict}
-        publish = Histogram(
+        self.publish_seconds = self._of_route(
+            Histogram,
             "squid_gateway_publish_seconds",
             "Time from handing a batch to the broker to its confirmation (confirmed batches).",
-            ["route"],
             buckets=PUBLISH_BUCKETS,
-            registry=self.registry,
         )
-        failures = Counter(
+        self.publish_failures = self._of_route(
+            Counter,
             "squid_gateway_publish_failures",
             "Batches the broker did not confirm within the bounded wait.",
-            ["route"],
-            registry=self.registry,
         )
-        self.accepted = accepted.labels(route)
-        self.republished = republished.labels(route)
-        self.replayed = replayed.labels(route)
-        self.publish_seconds = publish.labels(route)
-        self.publish_failures = failures.labels(route)
+
+    def _of_route(self, kind: type[M], name: str, documentation: str, **options: Any) -> M:
+        """An instrument labelled by route, bound to this gateway's route."""
+        family = kind(name, documentation, ["route"], registry=self.registry, **options)
+        return family.labels(self.route)
 
     def reserved(self, held: Iterable[Held]) -> None:
         # Runs on every batch: list.count compares by identity in C, where hashing each
@@ -146,23 +132,11 @@ def open_endpoint(registry: CollectorRegistry, host: str, port: int) -> MetricsE
         return None
 
 
-class IngressMetrics:
+class IngressMetrics(RequestMetrics):
     """The instruments of one ingress app."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "squid_ingress_requests",
-            "HTTP requests answered, by route template and status.",
-            ["method", "path", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "squid_ingress_request_seconds",
-            "Time to answer an HTTP request, by route template.",
-            ["method", "path"],
-            registry=self.registry,
-        )
+        super().__init__("squid_ingress")
         self.games = Counter(
             "squid_ingress_games",
             "Games sent to a gateway route, by outcome (accepted or the gRPC status name).",
@@ -176,42 +150,3 @@ class IngressMetrics:
             buckets=PUBLISH_BUCKETS,
             registry=self.registry,
         )
-
-    async def page(self, request: Request) -> Response:
-        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
-
-
-def _path_template(scope: Scope) -> str:
-    # The route template keeps label cardinality bounded (no ids in labels).
-    route = scope.get("route")
-    if isinstance(route, BaseRoute):
-        return str(getattr(route, "path", "unmatched"))
-    return "unmatched"
-
-
-class IngressMetricsMiddleware:
-    """Pure ASGI middleware (no response buffering): counts and times every HTTP request."""
-
-    def __init__(self, app: ASGIApp, metrics: IngressMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_and_record(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_record)
-        finally:
-            method, path = scope["method"], _path_template(scope)
-            self.metrics.requests.labels(method, path, str(status)).inc()
-            self.metrics.latency.labels(method, path).observe(time.perf_counter() - started)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 import uuid
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from loadtest.traffic import load
 from squidstream.gateway_methods import PLAY as PLAY
 from squidstream.gateway_methods import PLAY_STREAM as PLAY_STREAM
 from squidstream.grpc_client import gateway_channel
+from squidstream.percentiles import percentile
 from squidstream.proto import game_pb2
 from squidstream.settings import Settings
 
@@ -44,9 +44,8 @@ class Measured:
     latencies_ms: list[float]
 
     def row(self) -> str:
-        ordered = sorted(self.latencies_ms) or [0.0]
-        p50 = statistics.median(ordered)
-        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        latencies = self.latencies_ms or [0.0]
+        p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
         rate = self.accepted / self.seconds if self.seconds else 0.0
         return (
             f"{self.route:<9} {self.mode:<10} {self.accepted:>8} {self.failed:>6} "

@@ -12,6 +12,8 @@ from typing import Any, Final
 
 from pydantic import SecretStr
 
+from squidstream.percentiles import histogram_percentile
+
 LOCUSTFILE: Final = Path(__file__).resolve().parent / "locustfile.py"
 USER_CLASSES: Final = {"http": "IngressUser", "grpc": "GatewayUser"}
 
@@ -106,22 +108,16 @@ def locust_env(options: FloodOptions) -> dict[str, str]:
     return env
 
 
-def _percentile(histogram: dict[str, int], fraction: float) -> float:
-    """A percentile from Locust's {rounded ms: count} histogram."""
-    points = sorted((float(ms), count) for ms, count in histogram.items())
-    total, seen = sum(count for _, count in points), 0
-    for ms, count in points:
-        seen += count
-        if seen >= fraction * total:
-            return ms
-    return 0.0
+def _percentile_ms(histogram: dict[float, int], q: float) -> float:
+    """A percentile from Locust's {rounded ms: count} histogram; 0 when nothing was timed."""
+    return histogram_percentile(histogram, q) if any(histogram.values()) else 0.0
 
 
 def _totals(entries: list[dict[str, Any]]) -> FloodTotals:
-    histogram: dict[str, int] = {}
+    histogram: dict[float, int] = {}
     for entry in entries:
         for ms, count in entry["response_times"].items():
-            histogram[ms] = histogram.get(ms, 0) + count
+            histogram[float(ms)] = histogram.get(float(ms), 0) + count
     requests = sum(int(entry["num_requests"]) for entry in entries)
     started = min(float(entry["start_time"]) for entry in entries)
     ended = max(float(entry["last_request_timestamp"] or started) for entry in entries)
@@ -129,8 +125,8 @@ def _totals(entries: list[dict[str, Any]]) -> FloodTotals:
         requests=requests,
         failures=sum(int(entry["num_failures"]) for entry in entries),
         requests_per_s=requests / (ended - started) if ended > started else 0.0,
-        median_ms=_percentile(histogram, 0.5),
-        p99_ms=_percentile(histogram, 0.99),
+        median_ms=_percentile_ms(histogram, 50),
+        p99_ms=_percentile_ms(histogram, 99),
     )
 
 

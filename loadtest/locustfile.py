@@ -26,9 +26,8 @@ from locust.env import Environment  # noqa: E402
 
 from loadtest.traffic import DEFAULT_TRAFFIC, GameSpec, load  # noqa: E402
 from squidstream import auth  # noqa: E402
-from squidstream.gateway_methods import PLAY, PLAY_STREAM  # noqa: E402
 from squidstream.grpc_client import gateway_channel_sync  # noqa: E402
-from squidstream.proto import game_pb2  # noqa: E402
+from squidstream.proto import game_pb2, game_pb2_grpc  # noqa: E402
 from squidstream.route_names import ROUTE_LIST  # noqa: E402
 from squidstream.settings import get_settings  # noqa: E402
 
@@ -113,20 +112,8 @@ class GatewayUser(User):
         self.channels = {
             route: gateway_channel_sync(settings, target) for route, target in targets.items()
         }
-        self.play_calls = {
-            route: channel.unary_unary(
-                PLAY,
-                request_serializer=game_pb2.PlayRequest.SerializeToString,
-                response_deserializer=game_pb2.PlayReply.FromString,
-            )
-            for route, channel in self.channels.items()
-        }
-        self.stream_calls = {
-            route: channel.stream_stream(
-                PLAY_STREAM,
-                request_serializer=game_pb2.PlayBatch.SerializeToString,
-                response_deserializer=game_pb2.PlayBatchReply.FromString,
-            )
+        self.stubs = {
+            route: game_pb2_grpc.GameGatewayStub(channel)
             for route, channel in self.channels.items()
         }
 
@@ -160,7 +147,7 @@ class GatewayUser(User):
         if self.batch == 1:
             try:
                 metadata = _flood(self.environment).grpc_metadata
-                self.play_calls[route](requests[0], timeout=10, metadata=metadata)
+                self.stubs[route].Play(requests[0], timeout=10, metadata=metadata)
             except grpc.RpcError as exc:
                 self._report(f"Play [{route}]", started, exc)
             else:
@@ -173,7 +160,7 @@ class GatewayUser(User):
     ) -> None:
         name = f"PlayStream [{route}]"
         try:
-            call = self.stream_calls[route]
+            call = self.stubs[route].PlayStream
             batch = game_pb2.PlayBatch(requests=requests)
             metadata = _flood(self.environment).grpc_metadata
             replies = list(call(iter([batch]), timeout=10, metadata=metadata))

@@ -15,30 +15,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from squidstream.auth import token_matches
 from squidstream.http_replies import error_body, send_json
+from squidstream.prefix_middleware import PrefixMiddleware, header
 
 UNAUTHENTICATED_DETAIL: Final = "missing or wrong token: send `Authorization: Bearer <token>`"
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key.lower() == name:
-            return bytes(value).decode("latin-1")
-    return None
-
-
-class BearerTokenMiddleware:
+class BearerTokenMiddleware(PrefixMiddleware):
     """Refuses HTTP requests under `protected` path prefixes that lack the token."""
 
     def __init__(self, app: ASGIApp, *, token: SecretStr, protected: Sequence[str]) -> None:
-        self.app = app
+        super().__init__(app, protected)
         self._token = token
-        self._protected = tuple(protected)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self._protected):
-            await self.app(scope, receive, send)
-            return
-        if token_matches(self._token, _header(scope, b"authorization")):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if token_matches(self._token, header(scope, b"authorization")):
             await self.app(scope, receive, send)
             return
         body = error_body("unauthenticated", "Authorization", UNAUTHENTICATED_DETAIL)

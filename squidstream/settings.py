@@ -12,7 +12,7 @@ import socket
 import ssl
 from functools import lru_cache
 from pathlib import Path
-from typing import ClassVar, Literal, TypedDict
+from typing import Annotated, ClassVar, Literal, TypedDict
 from urllib.parse import quote, urlencode
 
 from pydantic import (
@@ -33,6 +33,7 @@ from squidstream.contract import (
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+Port = Annotated[int, Field(ge=1, le=65535)]
 _KAFKA_NAME = (
     re.compile(r"[A-Za-z0-9._-]{1,200}"),
     "1..200 of letters, digits, . _ - (Kafka's topic characters, room for suffixes)",
@@ -92,8 +93,8 @@ class Settings(BaseSettings):
 
     # Kafka (KRaft combined mode locally).
     kafka_host: str = "127.0.0.1"
-    kafka_port: int = Field(9092, ge=1, le=65535)
-    kafka_controller_port: int = Field(9093, ge=1, le=65535)
+    kafka_port: Port = 9092
+    kafka_controller_port: Port = 9093
     events_topic: str = "game-events"
     events_partitions: int = Field(4, ge=1, le=1024)
     dead_letter_topic: str = "game-events-dlq"
@@ -118,8 +119,8 @@ class Settings(BaseSettings):
 
     # RabbitMQ.
     rabbitmq_host: str = "127.0.0.1"
-    rabbitmq_port: int = Field(5672, ge=1, le=65535)
-    rabbitmq_dist_port: int = Field(25672, ge=1, le=65535)
+    rabbitmq_port: Port = 5672
+    rabbitmq_dist_port: Port = 25672
     rabbitmq_user: str = "guest"
     rabbitmq_password: SecretStr = SecretStr("guest")
     rabbitmq_vhost: str = "/"
@@ -129,7 +130,7 @@ class Settings(BaseSettings):
 
     # Redis.
     redis_host: str = "127.0.0.1"
-    redis_port: int = Field(6379, ge=1, le=65535)
+    redis_port: Port = 6379
     redis_db: int = Field(0, ge=0, le=15)
     redis_prefix: str = "squid"
     # ACL user (empty: the default user) and password (unset: none); rediss:// with TLS.
@@ -139,7 +140,7 @@ class Settings(BaseSettings):
 
     # SQL: MariaDB locally, TiDB in production (MySQL protocol either way).
     sql_host: str = "127.0.0.1"
-    sql_port: int = Field(3306, ge=1, le=65535)
+    sql_port: Port = 3306
     sql_user: str = "root"
     sql_password: SecretStr = SecretStr("")
     sql_database: str = "squidstream"
@@ -148,7 +149,7 @@ class Settings(BaseSettings):
 
     # MongoDB wire protocol: FerretDB locally, MongoDB in production.
     mongo_host: str = "127.0.0.1"
-    mongo_port: int = Field(27017, ge=1, le=65535)
+    mongo_port: Port = 27017
     mongo_database: str = "squidstream"
     mongo_collection: str = "audit_log"
     # Credentials (empty user: none) checked against mongo_auth_source; TLS on request.
@@ -163,11 +164,11 @@ class Settings(BaseSettings):
 
     # gRPC gateways, one process per route.
     gateway_host: str = "127.0.0.1"
-    gateway_kafka_port: int = Field(50051, ge=1, le=65535)
-    gateway_rabbitmq_port: int = Field(50052, ge=1, le=65535)
+    gateway_kafka_port: Port = 50051
+    gateway_rabbitmq_port: Port = 50052
     # Each gateway's Prometheus `/metrics`, on an HTTP port of its own (on gateway_host).
-    gateway_kafka_metrics_port: int = Field(50061, ge=1, le=65535)
-    gateway_rabbitmq_metrics_port: int = Field(50062, ge=1, le=65535)
+    gateway_kafka_metrics_port: Port = 50061
+    gateway_rabbitmq_metrics_port: Port = 50062
     gateway_id: str = ""
     max_players: int = Field(1000, ge=1, le=PLAYERS_MAX)
     broker_timeout_s: float = Field(5.0, gt=0, le=300)
@@ -196,7 +197,7 @@ class Settings(BaseSettings):
 
     # HTTP ingress: weights of the two routes (need not sum to 100, not both zero).
     ingress_host: str = "127.0.0.1"
-    ingress_port: int = Field(8080, ge=1, le=65535)
+    ingress_port: Port = 8080
     route_weight_kafka: int = Field(50, ge=0)
     route_weight_rabbitmq: int = Field(50, ge=0)
     # A game request's JSON is well under 2 KiB; bigger bodies get 413 unread. Requests in
@@ -211,7 +212,7 @@ class Settings(BaseSettings):
     # faust_web_bind, or on faust_web_host when that is empty.
     faust_web_host: str = "127.0.0.1"
     faust_web_bind: str = ""
-    faust_web_port: int = Field(6066, ge=1, le=65535)
+    faust_web_port: Port = 6066
     faust_store: str = Field("memory://", pattern="^(memory://|rocksdb://.*)$")
     batch_size: int = Field(1000, ge=1, le=100_000)
     batch_timeout_s: float = Field(0.2, gt=0, le=60)
@@ -227,7 +228,7 @@ class Settings(BaseSettings):
 
     # Read API and dashboard.
     views_host: str = "127.0.0.1"
-    views_port: int = Field(8000, ge=1, le=65535)
+    views_port: Port = 8000
     # Open live feeds (server-sent events) per views process; one more gets 503.
     views_live_max_subscribers: int = Field(200, ge=1, le=100_000)
 

@@ -11,10 +11,11 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from squidstream.http_auth import BearerTokenMiddleware
+from squidstream.http_metrics import RequestMetricsMiddleware
 from squidstream.settings import Settings, get_settings
 from views.errors import BadStoreData, LiveFeedFull, StoreUnavailable
 from views.live import LiveFeed
-from views.metrics import Metrics, MetricsMiddleware
+from views.metrics import Metrics
 from views.models import ErrorBody
 from views.resources import open_resources
 from views.routes import audit, dashboard, health, live, reports, tables
@@ -70,7 +71,7 @@ def create_app(settings: Settings | None = None, *, live_interval_s: float = 1.0
     app.state.metrics = metrics
     if chosen.read_token is not None:
         app.add_middleware(BearerTokenMiddleware, token=chosen.read_token, protected=READS)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     app.add_exception_handler(StoreUnavailable, _store_unavailable)
     app.add_exception_handler(BadStoreData, _bad_store_data)
     app.add_exception_handler(LiveFeedFull, _live_feed_full)

@@ -8,11 +8,11 @@ prints reports/s and p50/p99 latency per store and report, all in one run.
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from squidstream.percentiles import percentile
 from squidstream.settings import Settings
 from views.resources import open_resources
 from views.stores.base import ResultReports
@@ -31,7 +31,7 @@ class ReportTiming:
         return self.calls / self.seconds
 
     def percentile(self, q: int) -> float:
-        return statistics.quantiles(self.latencies_ms, n=100)[q - 1]
+        return percentile(self.latencies_ms, q)
 
 
 async def _time_calls(

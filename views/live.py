@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Sequence
+
+from fastapi.sse import ServerSentEvent
 
 from views.errors import LiveFeedFull, ViewsError
 from views.metrics import Metrics
@@ -17,7 +18,7 @@ from views.stores.base import ProjectionCounters
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 8
-KEEPALIVE_S = 15.0
+RETRY_MS = 2000
 
 
 async def _or_none(awaitable: Awaitable[int | None]) -> int | None:
@@ -194,27 +195,25 @@ class LiveFeed:
         finally:
             self._remove_subscriber(queue)
 
-    def stream(self) -> AsyncGenerator[str, None]:
-        """Server-sent events for one browser: a `snapshot` event per change, keep-alives.
+    def stream(self) -> AsyncGenerator[ServerSentEvent, None]:
+        """Server-sent events for one browser: a `snapshot` event per change.
 
-        The slot is taken now, so a full feed is refused (LiveFeedFull) before the response
-        starts. A stream the server never starts (its client left first) never runs its
-        `finally`; the finalizer frees its slot when the generator is collected.
+        FastAPI's EventSourceResponse frames them and adds the keep-alive comments. The slot
+        is taken now, so a full feed is refused (LiveFeedFull) before the response starts.
+        A stream the server never starts (its client left first) never runs its `finally`;
+        the finalizer frees its slot when the generator is collected.
         """
         queue = self._add_subscriber()
         events = self._sse(queue)
         weakref.finalize(events, self._remove_subscriber, queue)
         return events
 
-    async def _sse(self, queue: asyncio.Queue[LiveSnapshot]) -> AsyncGenerator[str, None]:
+    async def _sse(
+        self, queue: asyncio.Queue[LiveSnapshot]
+    ) -> AsyncGenerator[ServerSentEvent, None]:
         try:
-            yield "retry: 2000\n\n"
+            yield ServerSentEvent(retry=RETRY_MS)
             while True:
-                try:
-                    snapshot = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
-                except TimeoutError:
-                    yield ": keep-alive\n\n"
-                    continue
-                yield f"event: snapshot\ndata: {json.dumps(snapshot.model_dump())}\n\n"
+                yield ServerSentEvent(event="snapshot", data=await queue.get())
         finally:
             self._remove_subscriber(queue)

@@ -5,14 +5,13 @@ Names follow the Prometheus conventions (base units, `_total` for counters).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from squidstream.http_metrics import RequestMetrics
 
 
 class _Reading:
@@ -63,23 +62,11 @@ class _ReadingsCollector(Collector):
         yield lag
 
 
-class Metrics:
+class Metrics(RequestMetrics):
     """A registry per app, so two apps in one process (as in tests) never share counters."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "squid_views_requests",
-            "HTTP requests answered, by route template and status.",
-            ["method", "path", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "squid_views_request_seconds",
-            "Time to answer an HTTP request, by route template.",
-            ["method", "path"],
-            registry=self.registry,
-        )
+        super().__init__("squid_views")
         # Set by the live feed in milliseconds; exported in seconds.
         self.projection_lag = StoreReadings()
         self.events = StoreReadings()
@@ -89,39 +76,3 @@ class Metrics:
             "Browsers connected to the live stream.",
             registry=self.registry,
         )
-
-
-def _path_template(scope: Scope) -> str:
-    # The route template keeps label cardinality bounded (no player numbers in labels).
-    route = scope.get("route")
-    if isinstance(route, BaseRoute):
-        return str(getattr(route, "path", "unmatched"))
-    return "unmatched"
-
-
-class MetricsMiddleware:
-    """Pure ASGI middleware: it does not buffer streaming (server-sent events) responses."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_and_record(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_record)
-        finally:
-            method, path = scope["method"], _path_template(scope)
-            self.metrics.requests.labels(method, path, str(status)).inc()
-            self.metrics.latency.labels(method, path).observe(time.perf_counter() - started)

@@ -25,9 +25,10 @@ import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 
 from loadtest.bench import PLAY, PLAY_STREAM
-from loadtest.report.stats import Latency, percentile, rate
+from loadtest.report.stats import Latency, rate
 from loadtest.traffic import load
 from squidstream.grpc_client import gateway_channel
+from squidstream.percentiles import percentile
 from squidstream.proto import game_pb2
 from squidstream.settings import Settings
 

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from loadtest.report.results import Results
+from loadtest.report.stats import Latency
 
 
 def _subplots(columns: int, size: tuple[float, float], **options: Any) -> tuple[Figure, Any]:
@@ -33,6 +34,17 @@ def _save(figure: Figure, path: Path) -> str:
     return path.name
 
 
+def _p99_line(axis: Any, points: list[tuple[float, Latency | None]], label: str) -> None:
+    """p99 against x, over the points that measured a latency."""
+    measured = [(x, latency.p99_ms) for x, latency in points if latency]
+    axis.plot([x for x, _ in measured], [y for _, y in measured], marker="o", label=label)
+
+
+def _label(axis: Any, title: str, xlabel: str, ylabel: str, **legend: Any) -> None:
+    axis.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    axis.legend(**legend)
+
+
 def ingest_curve(results: Results, out: Path) -> str | None:
     if not results.ingest:
         return None
@@ -43,18 +55,13 @@ def ingest_curve(results: Results, out: Path) -> str | None:
                 (p for p in results.ingest if p.route == route and p.mode.startswith(mode)),
                 key=lambda p: p.concurrency,
             )
-            xs = [p.events_per_s for p in points if p.latency]
-            ys = [p.latency.p99_ms for p in points if p.latency]
-            axis.plot(xs, ys, marker="o", label=route)
+            _p99_line(axis, [(p.events_per_s, p.latency) for p in points], route)
             for p in points:
                 if p.latency:
                     axis.annotate(
                         f"c={p.concurrency}", (p.events_per_s, p.latency.p99_ms), fontsize=7
                     )
-        axis.set_title(f"{mode}: accepted events/s vs p99 per call")
-        axis.set_xlabel("accepted events/s")
-        axis.set_ylabel("p99 ms")
-        axis.legend()
+        _label(axis, f"{mode}: accepted events/s vs p99 per call", "accepted events/s", "p99 ms")
     return _save(figure, out / "ingest.png")
 
 
@@ -67,14 +74,14 @@ def freshness_curve(results: Results, out: Path) -> str | None:
             (p for p in results.freshness if p.route == route), key=lambda p: p.offered_per_s
         )
         for store in ("redis", "sql", "mongo"):
-            seen = [(p.offered_per_s, p.visible.get(store)) for p in points]
-            xs = [rate for rate, latency in seen if latency]
-            ys = [latency.p99_ms for _, latency in seen if latency]
-            axis.plot(xs, ys, marker="o", label=f"{store} p99")
-        axis.set_title(f"{route} route: freshness p99")
-        axis.set_xlabel("offered events/s")
-        axis.set_ylabel("ms from acceptance to visible")
-        axis.legend()
+            seen = [(float(p.offered_per_s), p.visible.get(store)) for p in points]
+            _p99_line(axis, seen, f"{store} p99")
+        _label(
+            axis,
+            f"{route} route: freshness p99",
+            "offered events/s",
+            "ms from acceptance to visible",
+        )
     return _save(figure, out / "freshness.png")
 
 
@@ -88,18 +95,16 @@ def reads_curve(results: Results, out: Path) -> str | None:
             (p for p in results.reads if (p.store, p.report) == (store, report) and p.latency),
             key=lambda p: p.events,
         )
-        axis.plot(
-            [p.events for p in points],
-            [p.latency.p99_ms for p in points if p.latency],
-            marker="o",
-            label=f"{store}: {report}",
-        )
+        _p99_line(axis, [(p.events, p.latency) for p in points], f"{store}: {report}")
     axis.set_xscale("log")
     axis.set_yscale("log")
-    axis.set_xlabel("projected events")
-    axis.set_ylabel("p99 ms, one report in flight")
-    axis.set_title("report latency against data size")
-    axis.legend(fontsize=7)
+    _label(
+        axis,
+        "report latency against data size",
+        "projected events",
+        "p99 ms, one report in flight",
+        fontsize=7,
+    )
     return _save(figure, out / "reads.png")
 
 

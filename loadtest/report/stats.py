@@ -1,25 +1,11 @@
-"""Percentiles and latency summaries: the arithmetic every section of the report shares."""
+"""Latency summaries and rates: the arithmetic every section of the report shares."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-
-def percentile(samples: Sequence[float], q: float) -> float:
-    """The nearest-rank percentile (0 < q <= 100): a value that was actually observed.
-
-    Interpolating between samples would report latencies no call had; with few samples
-    (a quick run's probes) the difference is visible.
-    """
-    if not samples:
-        raise ValueError("no samples")
-    if not 0 < q <= 100:
-        raise ValueError(f"percentile {q} is outside (0, 100]")
-    ordered = sorted(samples)
-    rank = math.ceil(q / 100 * len(ordered))
-    return ordered[max(0, rank - 1)]
+from squidstream.percentiles import percentile
 
 
 @dataclass(frozen=True, slots=True)

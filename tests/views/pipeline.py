@@ -6,7 +6,7 @@ import asyncio
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
@@ -15,17 +15,16 @@ from aiokafka import AIOKafkaProducer
 from squidstream.contract import GAMES as GAME_NAMES
 from squidstream.contract import event_id_for
 from squidstream.launcher import Launched, Probe, wait_ready
-from squidstream.proto import game_pb2
 from squidstream.settings import Settings
 from squidstream.topics import ensure_topics
 from streams.bench import start_worker
+from streams.decode import Event, encode
 from streams.synthetic import winner_for
 from tests.helpers import isolated_settings
 from tests.views.seed import SeedGame
 
 READY_TIMEOUT_S = 120.0
 STOP_GRACE_S = 60.0
-ROUTES = {"kafka": game_pb2.ROUTE_KAFKA, "rabbitmq": game_pb2.ROUTE_RABBITMQ}
 
 
 def pipeline_settings(stack: Settings) -> Settings:
@@ -82,18 +81,7 @@ class Pipeline:
 
 
 def _encode(game: SeedGame) -> bytes:
-    return game_pb2.GameEvent(
-        event_id=game.event_id,
-        request_id=game.request_id,
-        game_id=game.game_id,
-        game_name=game.game_name,
-        players=game.players,
-        winner=game.winner,
-        route=ROUTES[game.route],
-        gateway_id=game.gateway_id,
-        occurred_at_ms=game.occurred_at_ms,
-        schema_version=game.schema_version,
-    ).SerializeToString()
+    return encode(Event(**asdict(game)))
 
 
 def start_pipeline(settings: Settings, log_dir: Path) -> Pipeline:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+from collections.abc import MutableMapping
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from squidstream.settings import Settings
 from views.app import create_app
@@ -115,10 +117,50 @@ async def test_the_stream_sends_the_latest_snapshot_first_as_a_server_sent_event
     second = await anext(stream)
     await stream.aclose()
 
-    assert first.startswith("retry:")
-    event, data = second.strip().split("\n")
+    assert first.retry is not None
+    assert second.event == "snapshot"
+    assert second.data.events["redis"] == 42
+
+
+async def read_live_route(app: FastAPI, until: bytes) -> bytes:
+    """GET /api/live straight through ASGI until `until` arrives, then leave like a browser."""
+    left, body = asyncio.Event(), bytearray()
+    requests: list[dict[str, object]] = [{"type": "http.request"}]
+    scope: dict[str, object] = {"type": "http", "http_version": "1.1", "method": "GET"}
+    scope |= {"path": "/api/live", "raw_path": b"/api/live", "query_string": b"", "headers": []}
+
+    async def receive() -> dict[str, object]:
+        if requests:
+            return requests.pop()
+        await left.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, object]) -> None:
+        chunk = message.get("body", b"")
+        body.extend(chunk if isinstance(chunk, bytes) else b"")
+        if until in body:
+            left.set()
+
+    await asyncio.wait_for(app(scope, receive, send), 5.0)
+    return bytes(body)
+
+
+@pytest.mark.asyncio
+async def test_the_live_route_frames_snapshots_and_frees_the_slot_when_the_client_leaves(
+    offline_settings: Settings,
+) -> None:
+    settings = offline_settings.model_copy(update={"views_live_max_subscribers": 1})
+    app = create_app(settings, live_interval_s=0.01)
+    async with app.router.lifespan_context(app):
+        body = await read_live_route(app, until=b"event: snapshot\ndata: ")
+        with app.state.live.subscribe():  # the slot is free again
+            pass
+
+    retry, snapshot = body.decode().split("\n\n")[:2]
+    assert retry == "retry: 2000"
+    event, data = snapshot.split("\n")
     assert event == "event: snapshot"
-    assert json.loads(data.removeprefix("data: "))["events"]["redis"] == 42
+    assert json.loads(data.removeprefix("data: "))["as_of_ms"] > 0
 
 
 class SlowCounters(Counters):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from views.deps import MetricsDep, ResourcesDep
 from views.models import Health, Readiness
@@ -35,4 +35,4 @@ async def readyz(resources: ResourcesDep) -> Response:
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
 )
 async def metrics(metrics: MetricsDep) -> Response:
-    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return metrics.response()
