@@ -1,7 +1,7 @@
 """Credentials and TLS of every Kafka client, as aiokafka keyword arguments, from the settings.
 
 Every AIOKafkaProducer, AIOKafkaConsumer, AIOKafkaAdminClient and AIOKafkaClient we build
-takes `**kafka_auth(settings)`; Faust's credentials (streams.broker_auth) come from the same.
+takes `**kafka_auth(settings)`; Faust's credentials (streams.worker.broker_auth) come from the same.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The worker's table pages: the paths it serves and the address every reader asks.
 
-The worker (streams/app.py) serves them; the views, `squidstream run`, the benchmarks and
+The worker (streams/worker/app.py) serves them; the views, `squidstream run`, the benchmarks and
 the Kubernetes probes ask them. Worker discovery is docs/stores.md's.
 """
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from squidstream.commands import bench_kinds
 from squidstream.settings import load_settings
+from streams.worker import FAUST_APP
 
 FAUST = Path(sys.executable).with_name("faust")
 # Faust's event loop for `squidstream worker` unless FAUST_LOOP says otherwise. uvloop
@@ -20,7 +21,9 @@ WORKER_EVENT_LOOP = "uvloop"
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `worker`, `replay` and `bench streams`."""
-    worker = subparsers.add_parser("worker", help="run a Faust worker (faust -A streams.app)")
+    worker = subparsers.add_parser(
+        "worker", help="run a Faust worker (faust -A streams.worker.app worker)"
+    )
     worker.add_argument("--web-port", type=int, help="web port (else SQUID_FAUST_WEB_PORT)")
     worker.add_argument("-l", "--loglevel", default="info", help="log level (default info)")
     worker.set_defaults(func=run_worker)
@@ -57,14 +60,14 @@ def run_worker(args: argparse.Namespace) -> int:
     # lets a restarted worker reopen its own.
     data_dir = settings.data_dir / "workers" / f"{settings.faust_app_id}-{port}"
     data_dir.mkdir(parents=True, exist_ok=True)
-    command = [str(FAUST), "-A", "streams.app", "--datadir", str(data_dir), "worker"]
+    command = [str(FAUST), "-A", FAUST_APP, "--datadir", str(data_dir), "worker"]
     command += ["-l", args.loglevel, "--web-port", port]
     os.execve(command[0], command, env)
 
 
 def run_replay(args: argparse.Namespace) -> int:
     from streams.errors import StreamsError
-    from streams.replay import replay
+    from streams.projection.replay import replay
 
     settings = load_settings()
     try:
@@ -80,7 +83,7 @@ def run_replay(args: argparse.Namespace) -> int:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from streams.bench import bench
+    from streams.bench.drain import bench
 
     met = asyncio.run(bench(load_settings(), args.events, args.naive_sample, args.workers))
     return 1 if args.check and not met else 0

@@ -77,7 +77,7 @@ def test_the_packages_keep_every_import_rule() -> None:
     ("path", "offending", "contract"),
     [
         ("squidstream/settings.py", "gateways.rules", "layers"),
-        ("streams/decode.py", "views.models", "layers"),
+        ("streams/projection/decode.py", "views.models", "layers"),
         ("gateways/__init__.py", "squidshell.cli", "layers"),
         ("stack/paths.py", "loadtest.traffic", "layers"),
         ("loadtest/traffic.py", "gateways.rules", "loadtest-clients"),

@@ -27,8 +27,8 @@ from squidstream.commands import console_argv
 from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
 from squidstream.topics import ensure_topics
-from streams.decode import encode
-from streams.synthetic import synthetic_events
+from streams.bench.synthetic import synthetic_events
+from streams.projection.decode import encode
 from views.bench import measure
 from views.stores.mongo_reports import LogFilter, MongoReports
 

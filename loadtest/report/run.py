@@ -185,7 +185,7 @@ class Run:
 
     async def reads(self) -> None:
         # Replay is the load: it projects the whole log through the worker's engine
-        # (streams/project.py), so one pass both fills the stores for the reads and gives
+        # (streams/projection/project.py), so one pass both fills the stores for the reads and gives
         # the replay figure. A worker draining the same events first would double the time.
         async with pipeline(self.settings, "reads", self.out / "logs" / "reads", self.started) as p:
             loaded = 0

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from streams.batch import Batch
-from streams.decode import Event
+from streams.projection.batch import Batch
+from streams.projection.decode import Event
 
 
 class Projection(Protocol):

@@ -36,9 +36,9 @@ from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.errors import BulkWriteError
 
 from squidstream.settings import Settings
-from streams.batch import Batch
-from streams.decode import Event
 from streams.errors import SinkError, StoreBehind
+from streams.projection.batch import Batch
+from streams.projection.decode import Event
 from streams.sinks.errors import from_mongo, only_duplicates
 
 TRACKING_COLLECTION = "projection_tracking"

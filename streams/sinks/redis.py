@@ -17,9 +17,9 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from squidstream.settings import Settings
-from streams.batch import Batch
-from streams.decode import Event
 from streams.errors import SinkError, StoreBehind
+from streams.projection.batch import Batch
+from streams.projection.decode import Event
 from streams.sinks.errors import from_redis
 
 # ARGV: prefix, projected_at_ms, topic, number of spans, then 3 values per span (partition,

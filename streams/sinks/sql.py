@@ -20,11 +20,11 @@ import aiomysql
 import pymysql  # type: ignore[import-untyped]
 
 from squidstream.settings import Settings
-from streams.batch import Batch
-from streams.decode import Event
 from streams.errors import SinkError
+from streams.projection.batch import Batch
+from streams.projection.decode import Event
 from streams.sinks.errors import from_mysql
-from streams.sql.migrate import drop_projection_tables, migrate
+from streams.sinks.sql_schema.migrate import drop_projection_tables, migrate
 
 COLUMNS = (
     "event_id, request_id, game_id, game_name, players, winner, route, gateway_id,"

@@ -272,7 +272,7 @@ def test_ingress_probe_is_a_route_of_the_ingress() -> None:
 
 
 def test_worker_probes_ask_the_page_each_worker_serves() -> None:
-    from streams.app import create_app
+    from streams.worker.app import create_app
 
     assert _http_paths("worker") == {TABLES_PATH}
     assert TABLES_PATH in create_app(Settings()).web.views

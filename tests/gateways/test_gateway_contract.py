@@ -19,7 +19,7 @@ from squidstream.contract import (
     default_gateway_id,
 )
 from squidstream.proto import game_pb2
-from streams.decode import Event, decode
+from streams.projection.decode import Event, decode
 
 INT32 = st.integers(-(2**31), 2**31 - 1)
 # Every length 0..200, any code point protobuf strings can carry (control, format, blanks,

@@ -19,7 +19,7 @@ from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
 from squidstream.topics import ensure_topics
 from stack import manager
-from streams.broker_auth import broker_credentials
+from streams.worker.broker_auth import broker_credentials
 from tests.stack.private import private_stack
 
 # A space, # and = in the password: it must survive the properties file and the JAAS quoting.

@@ -20,9 +20,9 @@ from pymongo import AsyncMongoClient
 
 from squidstream.launcher import Launched
 from squidstream.settings import Settings
-from streams.bench import start_worker
-from streams.decode import Event, encode
-from streams.fold import fold
+from streams.bench.drain import start_worker
+from streams.projection.decode import Event, encode
+from streams.projection.fold import fold
 from streams.sinks.mongo import TRACKING_COLLECTION
 from tests.helpers import isolated_settings, sql_connect, worker_pages
 
@@ -249,7 +249,7 @@ def assert_exactly_once(reports: Reports, events: Sequence[Event], tables: bool 
 
 async def drop_stores(settings: Settings) -> None:
     """Best-effort clean-up of one test's SQL database, Mongo database and Redis keys."""
-    from streams.project import close_stores, open_stores
+    from streams.projection.project import close_stores, open_stores
 
     stores = (await open_stores(settings)).all
     for store in stores:

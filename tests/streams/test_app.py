@@ -12,7 +12,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from squidstream.settings import Settings
-from streams.synthetic import synthetic_events
+from streams.bench.synthetic import synthetic_events
 from tests.streams.streams_harness import (
     assert_exactly_once,
     produce,

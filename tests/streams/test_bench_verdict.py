@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-import streams.bench
+import streams.bench.drain as drain
 from squidshell.cli import build_parser
 from squidstream.bench_goals import GOALS
 from streams.cli import run_bench
@@ -16,17 +16,17 @@ BARE, NAIVE = FAST, FAST / 100
 
 
 def test_a_drain_that_meets_every_goal_is_met() -> None:
-    assert streams.bench.report(BARE, FAST, NAIVE, {"mongo": FAST}) is True
+    assert drain.report(BARE, FAST, NAIVE, {"mongo": FAST}) is True
 
 
 def test_a_drain_below_the_floor_is_missed() -> None:
     slow = GOALS.drain_floor - 1
-    assert streams.bench.report(slow, slow, slow / 100, {"mongo": slow}) is False
+    assert drain.report(slow, slow, slow / 100, {"mongo": slow}) is False
 
 
 def test_a_drain_far_below_its_slowest_store_is_missed(capsys: pytest.CaptureFixture[str]) -> None:
     store = FAST / GOALS.drain_of_slowest * 2
-    assert streams.bench.report(BARE, FAST, NAIVE, {"sql": store * 3, "mongo": store}) is False
+    assert drain.report(BARE, FAST, NAIVE, {"sql": store * 3, "mongo": store}) is False
     assert "slowest store: mongo" in capsys.readouterr().out
 
 
@@ -59,7 +59,7 @@ def test_check_turns_a_missed_goal_into_exit_1(
         seen.append(workers)
         return met
 
-    monkeypatch.setattr(streams.bench, "bench", fake_bench)
+    monkeypatch.setattr(drain, "bench", fake_bench)
     argv = ["--events", "10", "--workers", "3"] + (["--check"] if check else [])
     assert run_bench(_args(*argv)) == code
     assert seen == [3]

@@ -21,8 +21,8 @@ import pytest
 
 from squidstream.settings import Settings
 from stack import manager
-from streams.decode import Event
-from streams.synthetic import synthetic_events
+from streams.bench.synthetic import synthetic_events
+from streams.projection.decode import Event
 from tests.streams.streams_harness import (
     assert_exactly_once,
     publish,

@@ -7,8 +7,8 @@ from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
 from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
-from streams.app import create_app
-from streams.broker_auth import broker_credentials
+from streams.worker.app import create_app
+from streams.worker.broker_auth import broker_credentials
 
 
 def _settings(protocol: str, mechanism: str = "PLAIN") -> Settings:

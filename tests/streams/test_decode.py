@@ -19,8 +19,8 @@ from squidstream.contract import (
     event_id_for,
 )
 from squidstream.proto import game_pb2
-from streams.decode import DeadLetter, Event, decode, encode
-from streams.synthetic import winner_for
+from streams.bench.synthetic import winner_for
+from streams.projection.decode import DeadLetter, Event, decode, encode
 
 request_ids = st.text(
     st.characters(codec="utf-8", categories=["L", "N", "P", "S", "Zs"]), min_size=1, max_size=128

@@ -8,9 +8,9 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.decode import Event
-from streams.fold import by_partition, fold, newest, unique
-from streams.synthetic import synthetic_events
+from streams.bench.synthetic import synthetic_events
+from streams.projection.decode import Event
+from streams.projection.fold import by_partition, fold, newest, unique
 
 
 def test_fold_counts_wins_sizes_games_and_routes_per_key() -> None:

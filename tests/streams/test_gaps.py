@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.batch import Record
-from streams.gaps import DeliveryCheck, Holes, spanning, with_records
+from streams.projection.batch import Record
+from streams.worker.gaps import DeliveryCheck, Holes, spanning, with_records
 
 
 def records(partition: int, *offsets: int) -> list[Record]:

@@ -13,12 +13,12 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
-from streams.batch import Batch, Record, Span, make_batch, split
-from streams.decode import Event, encode
+from streams.bench.synthetic import synthetic_events
 from streams.errors import PoisonError, SinkError, StoreBehind, WorkerStalled
-from streams.pipeline import Pipeline, PipelineBroken
+from streams.projection.batch import Batch, Record, Span, make_batch, split
+from streams.projection.decode import Event, encode
+from streams.projection.pipeline import Pipeline, PipelineBroken
 from streams.sinks import Projection
-from streams.synthetic import synthetic_events
 
 
 class FakeStore:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from squidstream.settings import Settings
+from streams.bench.synthetic import synthetic_events
 from streams.errors import ReplayError
-from streams.replay import replay
-from streams.synthetic import synthetic_events
+from streams.projection.replay import replay
 from tests.streams.streams_harness import (
     assert_exactly_once,
     produce,

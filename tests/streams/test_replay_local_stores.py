@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from squidstream.settings import Settings
-from streams.replay import drop_local_table_stores, local_table_stores
+from streams.projection.replay import drop_local_table_stores, local_table_stores
 
 
 def test_replay_deletes_the_local_table_stores_of_this_app_only(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from squidstream.settings import Settings
 from squidstream.topics import ensure_topics
-from streams.synthetic import synthetic_events
+from streams.bench.synthetic import synthetic_events
 from tests.streams.streams_harness import assert_exactly_once, produce, wait_for_reports, worker
 from tests.streams.test_worker_startup import wait_for_tables, worker_log
 from tests.streams.workers import worker_test

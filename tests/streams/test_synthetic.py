@@ -7,8 +7,8 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.decode import Event, decode, encode
-from streams.synthetic import synthetic_events, winner_for
+from streams.bench.synthetic import synthetic_events, winner_for
+from streams.projection.decode import Event, decode, encode
 
 
 @given(st.integers(1, 5), st.integers(1, 200), st.integers(0, 2**32))

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from streams.batch import Batch
-from streams.projection_agent import TableFlush
-from streams.synthetic import synthetic_events
-from streams.tables import Tables
+from streams.bench.synthetic import synthetic_events
+from streams.projection.batch import Batch
+from streams.worker.projection_agent import TableFlush
+from streams.worker.tables import Tables
 from tests.streams.test_tables import FakeTable, committed
 
 

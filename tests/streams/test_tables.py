@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.batch import Batch, Span
-from streams.decode import Event
-from streams.synthetic import synthetic_events
-from streams.tables import (
+from streams.bench.synthetic import synthetic_events
+from streams.projection.batch import Batch, Span
+from streams.projection.decode import Event
+from streams.worker.tables import (
     Tables,
     added,
     applied_offset,

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from squidstream.settings import Settings
-from streams.synthetic import synthetic_events
+from streams.bench.synthetic import synthetic_events
 from tests.streams.streams_harness import produce, samples, wait_for_reports, worker
 from tests.streams.workers import ON_A_CREATED_TOPIC, worker_test
 

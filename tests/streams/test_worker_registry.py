@@ -14,8 +14,8 @@ from aiokafka import AIOKafkaConsumer
 
 from squidstream.settings import Settings
 from squidstream.topics import workers_topic
-from streams.registry import ANNOUNCE_TTL_S
-from streams.synthetic import synthetic_events
+from streams.bench.synthetic import synthetic_events
+from streams.worker.registry import ANNOUNCE_TTL_S
 from tests.streams.streams_harness import produce, wait_for_reports, worker
 from tests.streams.workers import ON_A_CREATED_TOPIC, next_worker, worker_test
 

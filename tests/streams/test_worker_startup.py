@@ -16,9 +16,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from squidstream.settings import Settings
 from squidstream.topics import ensure_topics
-from streams.decode import Event, encode
-from streams.replay import changelog_topics
-from streams.synthetic import synthetic_events
+from streams.bench.synthetic import synthetic_events
+from streams.projection.decode import Event, encode
+from streams.projection.replay import changelog_topics
 from tests.streams.streams_harness import assert_exactly_once, wait_for_reports, worker
 from tests.streams.workers import worker_test
 

@@ -17,9 +17,9 @@ from squidstream.contract import event_id_for
 from squidstream.launcher import Launched, Probe, wait_ready
 from squidstream.settings import Settings
 from squidstream.topics import ensure_topics
-from streams.bench import start_worker
-from streams.decode import Event, encode
-from streams.synthetic import winner_for
+from streams.bench.drain import start_worker
+from streams.bench.synthetic import winner_for
+from streams.projection.decode import Event, encode
 from tests.helpers import isolated_settings
 from tests.views.seed import SeedGame
 
@@ -85,7 +85,7 @@ def _encode(game: SeedGame) -> bytes:
 
 
 def start_pipeline(settings: Settings, log_dir: Path) -> Pipeline:
-    """Create the topic and start `faust -A streams.app worker` with SQUID_* for it."""
+    """Create the topic and start `faust -A streams.worker.app worker` with SQUID_* for it."""
     asyncio.run(ensure_topics(settings, {settings.events_topic: settings.events_partitions}))
     pipeline = Pipeline(settings, start_worker(settings, log_dir / "worker.log"))
     try:

@@ -24,14 +24,14 @@ import streams.sinks.redis
 import streams.sinks.sql
 from squidstream.contract import GAMES, event_id_for
 from squidstream.settings import Settings
-from streams.batch import Batch, Record, make_batch
-from streams.decode import Event, encode
-from streams.project import close_stores, open_stores
+from streams.bench.synthetic import winner_for
+from streams.projection.batch import Batch, Record, make_batch
+from streams.projection.decode import Event, encode
+from streams.projection.project import close_stores, open_stores
 from streams.sinks import Projection
 from streams.sinks.mongo import MongoProjection
 from streams.sinks.redis import RedisProjection
 from streams.sinks.sql import SqlProjection
-from streams.synthetic import winner_for
 from tests.helpers import sql_connect
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z

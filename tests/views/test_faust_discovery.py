@@ -16,8 +16,8 @@ import pytest_asyncio
 
 from squidstream.settings import Settings
 from squidstream.topics import ensure_topics
-from streams.decode import Event
-from streams.synthetic import synthetic_events
+from streams.bench.synthetic import synthetic_events
+from streams.projection.decode import Event
 from tests.helpers import isolated_settings
 from tests.streams.streams_harness import expected, produce, worker
 from tests.views.seed import drop_all

@@ -106,7 +106,7 @@ async def test_the_faust_tables_of_the_worker_sum_to_the_flood(
 ) -> None:
     api, games = flooded
     # The fixture waited for the stores; the tables follow them within a table flush
-    # (streams.projection_agent.TABLE_FLUSH_S), so they are read until they hold every game.
+    # (streams.worker.projection_agent.TABLE_FLUSH_S), so they are read until they hold every game.
     deadline = time.monotonic() + 30
     while True:
         body = (await api.get("/api/tables")).json()

@@ -8,9 +8,9 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 
-from streams.batch import Batch, Span
-from streams.decode import Event
-from streams.synthetic import synthetic_events
+from streams.bench.synthetic import synthetic_events
+from streams.projection.batch import Batch, Span
+from streams.projection.decode import Event
 
 BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 

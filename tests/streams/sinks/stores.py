@@ -15,8 +15,8 @@ import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 
 from squidstream.settings import Settings
-from streams.batch import Batch, Span
-from streams.decode import Event
+from streams.projection.batch import Batch, Span
+from streams.projection.decode import Event
 from streams.sinks import Projection
 from streams.sinks.mongo import MongoProjection
 from streams.sinks.redis import RedisProjection

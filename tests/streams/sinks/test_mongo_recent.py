@@ -18,7 +18,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
 from squidstream.settings import Settings
-from streams.decode import Event
+from streams.projection.decode import Event
 from streams.sinks.mongo import (
     RECENT_ENTRIES,
     TRACKING_COLLECTION,

@@ -10,9 +10,9 @@ import pytest
 from pymongo.errors import BulkWriteError
 
 from squidstream.settings import Settings
+from streams.bench.synthetic import synthetic_events
 from streams.sinks.errors import only_duplicates
 from streams.sinks.mongo import MongoProjection, document
-from streams.synthetic import synthetic_events
 from tests.streams.sinks.stores import Opened, batch, laid_out
 from views.stores.mongo_reports import MongoReports
 

@@ -7,8 +7,8 @@ import json
 import pytest
 import redis.asyncio as aioredis
 
+from streams.bench.synthetic import synthetic_events
 from streams.sinks.redis import RedisProjection
-from streams.synthetic import synthetic_events
 from tests.streams.sinks.stores import Opened, batch, laid_out
 
 pytestmark = pytest.mark.stack

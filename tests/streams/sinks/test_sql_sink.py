@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from streams.bench.synthetic import synthetic_events
 from streams.errors import PoisonError
 from streams.sinks.sql import SqlProjection
-from streams.synthetic import synthetic_events
 from tests.streams.sinks.stores import Opened, batch, laid_out
 
 pytestmark = [pytest.mark.stack, pytest.mark.sql]

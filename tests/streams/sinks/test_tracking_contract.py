@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from squidstream.settings import Settings
-from streams.batch import Batch, Span
+from streams.bench.synthetic import synthetic_events
 from streams.errors import StoreBehind
+from streams.projection.batch import Batch, Span
 from streams.sinks import Ledger
 from streams.sinks.sql import SqlProjection
-from streams.synthetic import synthetic_events
 from tests.helpers import isolated_settings
 from tests.streams.sinks.stores import Opened, batch, laid_out, open_sql
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from streams.errors import MigrationError
-from streams.sql.migrate import load_migrations, split_statements
+from streams.sinks.sql_schema.migrate import load_migrations, split_statements
 
 
 def test_the_shipped_migrations_start_at_version_one_and_create_the_result_table() -> None:

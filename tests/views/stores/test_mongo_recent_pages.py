@@ -20,7 +20,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from squidstream.settings import Settings
-from streams.decode import Event
+from streams.projection.decode import Event
 from streams.sinks.mongo import TRACKING_COLLECTION, MongoProjection
 from tests.streams.sinks.scattered import batches, newest_first, scattered
 from tests.views.stores.test_recent_entries import filters

@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.decode import Event
+from streams.projection.decode import Event
 from streams.sinks.mongo import encode_recent, newest, recent_entry
 from tests.streams.sinks.scattered import BASE_MS, newest_first, scattered
 from views.stores.mongo_reports import LogFilter

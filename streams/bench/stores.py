@@ -13,9 +13,9 @@ from pymongo import AsyncMongoClient
 
 from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
-from streams.batch import Batch, Span
-from streams.decode import Event
-from streams.project import open_stores
+from streams.projection.batch import Batch, Span
+from streams.projection.decode import Event
+from streams.projection.project import open_stores
 from streams.sinks import Projection
 
 

@@ -23,13 +23,19 @@ from faust.types import EventT, StreamT
 
 from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
-from streams.agents import crash_worker
-from streams.batch import Batch, Record
 from streams.errors import StreamsError
-from streams.metrics import WorkerMetrics
-from streams.pipeline import LaneState, merge
-from streams.project import Projector, close_stores, open_stores_retrying
-from streams.tables import Tables, applied_offset, apply_batch, confirm_writes, record_positions
+from streams.projection.batch import Batch, Record
+from streams.projection.pipeline import LaneState, merge
+from streams.projection.project import Projector, close_stores, open_stores_retrying
+from streams.worker.agents import crash_worker
+from streams.worker.metrics import WorkerMetrics
+from streams.worker.tables import (
+    Tables,
+    applied_offset,
+    apply_batch,
+    confirm_writes,
+    record_positions,
+)
 
 log = logging.getLogger(__name__)
 # How often the stores' tracking records are compared with the committed offsets.

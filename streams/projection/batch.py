@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from streams.decode import DeadLetter, Event, decode
+from streams.projection.decode import DeadLetter, Event, decode
 
 
 class Record(NamedTuple):

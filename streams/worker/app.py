@@ -1,4 +1,5 @@
-"""The Faust app: `faust -A streams.app worker` projects game-events into SQL, Redis and Mongo."""
+"""The Faust app (`faust -A streams.worker.app worker`): projects game-events into SQL, Redis,
+MongoDB and the exact tables."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ import faust
 
 from squidstream.settings import Settings, get_settings
 from squidstream.worker_pages import TABLE_KEY_PATH, TABLES_PATH
-from streams.bridge import Bridge
-from streams.broker_auth import broker_credentials
-from streams.projection_agent import ProjectionAgent
-from streams.registry import Registry
-from streams.tables import Tables, define_tables, snapshot
-from streams.topics import ensure_worker_topics, worker_topics
+from streams.worker.bridge import Bridge
+from streams.worker.broker_auth import broker_credentials
+from streams.worker.projection_agent import ProjectionAgent
+from streams.worker.registry import Registry
+from streams.worker.tables import Tables, define_tables, snapshot
+from streams.worker.topics import ensure_worker_topics, worker_topics
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ class SquidApp(faust.App):
     squid_settings: Settings
 
     async def on_first_start(self) -> None:
-        """Runs before the producer, consumer, tables and agents start (streams.topics)."""
+        """Runs before the producer, consumer, tables and agents start (streams.worker.topics)."""
         await super().on_first_start()
         changelogs = [table.changelog_topic for table in self.tables.values()]
         await ensure_worker_topics(

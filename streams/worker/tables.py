@@ -12,7 +12,7 @@ projects a partition owns its table keys (Faust's co-partitioning).
 `table_positions` holds, per source partition, the offset below which every key has counted
 every event: it is written only after the brokers confirmed the keys' own writes, so it is
 never ahead of them. A worker that starts, or gets a partition, compares its first batch
-with it and reads from the log whatever lies between (streams.gaps).
+with it and reads from the log whatever lies between (streams.worker.gaps).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ import faust
 from faust.streams import _current_event
 from faust.types import EventT, FutureMessage
 
-from streams.batch import Batch
-from streams.decode import Event
+from streams.projection.batch import Batch
+from streams.projection.decode import Event
 
 RATE_MINUTE_S = 60
 RATE_LIVE_S, RATE_LIVE_STEP_S = 10, 2

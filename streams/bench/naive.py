@@ -9,9 +9,9 @@ from aiokafka import AIOKafkaConsumer
 
 from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
-from streams.decode import Event, decode
-from streams.log_reader import end_offsets
-from streams.project import open_stores
+from streams.projection.decode import Event, decode
+from streams.projection.log_reader import end_offsets
+from streams.projection.project import open_stores
 from streams.sinks.mongo import MongoProjection, document
 from streams.sinks.redis import RedisProjection, game_json
 from streams.sinks.sql import SqlProjection, insert_statement, new_batch_id

@@ -22,7 +22,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from streams.pipeline import LaneState
+from streams.projection.pipeline import LaneState
 
 
 class LagCollector(Collector):

@@ -24,9 +24,9 @@ from aiokafka.errors import KafkaError
 
 from squidstream.backoff import Backoff
 from squidstream.settings import Settings
-from streams.agents import crash_worker
-from streams.deadletter import DEAD_LETTERS, new_producer
-from streams.decode import DeadLetter, Event, decode
+from streams.projection.deadletter import DEAD_LETTERS, new_producer
+from streams.projection.decode import DeadLetter, Event, decode
+from streams.worker.agents import crash_worker
 
 log = logging.getLogger(__name__)
 # Reconnects to RabbitMQ start after half a second and back off to 15 s (jittered).

@@ -28,15 +28,16 @@ from squidstream.launcher import Launched, stop_all
 from squidstream.settings import Settings, load_settings
 from squidstream.topics import ensure_topics
 from squidstream.worker_pages import worker_tables_url
-from streams.bench_stores import clean_up, store_rates
-from streams.broker_auth import broker_credentials
-from streams.deadletter import new_producer
-from streams.decode import Event, encode
-from streams.log_reader import end_offsets, open_reader
-from streams.naive import naive_drain
-from streams.project import close_stores, open_stores
-from streams.replay import drop_changelogs, fence
-from streams.synthetic import synthetic_events
+from streams.bench.naive import naive_drain
+from streams.bench.stores import clean_up, store_rates
+from streams.bench.synthetic import synthetic_events
+from streams.projection.deadletter import new_producer
+from streams.projection.decode import Event, encode
+from streams.projection.log_reader import end_offsets, open_reader
+from streams.projection.project import close_stores, open_stores
+from streams.projection.replay import drop_changelogs, fence
+from streams.worker import FAUST_APP
+from streams.worker.broker_auth import broker_credentials
 
 WORKER_TIMEOUT_S = 900.0
 STOP_GRACE_S = 60.0
@@ -82,10 +83,19 @@ async def bare_drain(settings: Settings) -> float:
 
 
 def start_worker(settings: Settings, log_path: Path) -> Launched:
-    """A `faust -A streams.app worker` subprocess with its own data directory."""
+    """A `faust -A streams.worker.app worker` subprocess with its own data directory."""
     faust = Path(sys.executable).with_name("faust")
     data_dir = log_path.with_suffix(".data")
-    command = [str(faust), "-A", "streams.app", "--datadir", str(data_dir), "worker", "-l", "warn"]
+    command = [
+        str(faust),
+        "-A",
+        FAUST_APP,
+        "--datadir",
+        str(data_dir),
+        "worker",
+        "-l",
+        "warn",
+    ]
     command += ["--web-port", str(settings.faust_web_port)]
     name = f"worker on port {settings.faust_web_port}"
     return Launched(command, name=name, env=settings.as_env(), log=log_path)
@@ -172,13 +182,13 @@ def _write_result(path: Path, body: dict[str, float]) -> None:
 
 
 def run_counter(total: int, result: Path) -> None:
-    """The counting worker's process: `python -m streams.bench count-only TOTAL RESULT`."""
+    """The counting worker's process: `python -m streams.bench.drain count-only TOTAL RESULT`."""
     app = counter_app(load_settings(), total, result)
     faust.Worker(app, loglevel="warning").execute_from_commandline()
 
 
 def start_counter(settings: Settings, total: int, result: Path, log_dir: Path) -> Launched:
-    command = [sys.executable, "-m", "streams.bench", COUNTER, str(total), str(result)]
+    command = [sys.executable, "-m", "streams.bench.drain", COUNTER, str(total), str(result)]
     log = log_dir / f"{COUNTER}.log"
     return Launched(command, name=COUNTER, env=settings.as_env(), log=log, cwd=log_dir)
 
@@ -318,5 +328,5 @@ def report(bare: float, ours: float, naive: float, stores: dict[str, float]) -> 
 if __name__ == "__main__":
     # Only the counting worker runs this module directly (see counter_drain).
     if len(sys.argv) != 4 or sys.argv[1] != COUNTER:
-        sys.exit(f"usage: python -m streams.bench {COUNTER} TOTAL RESULT_FILE")
+        sys.exit(f"usage: python -m streams.bench.drain {COUNTER} TOTAL RESULT_FILE")
     run_counter(int(sys.argv[2]), Path(sys.argv[3]))

@@ -18,16 +18,16 @@ from aiokafka import TopicPartition
 
 from squidstream.backoff import Backoff
 from squidstream.settings import Settings
-from streams.batch import Batch, Record, Span, make_batch
-from streams.deadletter import DeadLetters, new_producer
-from streams.decode import DeadLetter, Event, encode
-from streams.gaps import DeliveryCheck, Holes, StartOf, read_missing, spanning, with_records
-from streams.log_reader import open_reader, read_ranges
-from streams.pipeline import Pipeline
+from streams.projection.batch import Batch, Record, Span, make_batch
+from streams.projection.deadletter import DeadLetters, new_producer
+from streams.projection.decode import DeadLetter, Event, encode
+from streams.projection.log_reader import open_reader, read_ranges
+from streams.projection.pipeline import Pipeline
 from streams.sinks import Ledger, Projection
 from streams.sinks.mongo import MongoProjection
 from streams.sinks.redis import RedisProjection
 from streams.sinks.sql import SqlProjection
+from streams.worker.gaps import DeliveryCheck, Holes, StartOf, read_missing, spanning, with_records
 
 log = logging.getLogger(__name__)
 # Batches open at once; each store merges what queued behind it, up to MAX_WRITE_EVENTS.
@@ -121,7 +121,7 @@ class Projector:
         on_skipped: Callable[[int], None] = lambda records: None,
     ) -> None:
         """`start_of` turns on the check for records the consumer did not deliver: it gives
-        the offset each partition's records must start from (streams.gaps); `on_skipped`
+        the offset each partition's records must start from (streams.worker.gaps); `on_skipped`
         hears how many were read from the log."""
         self.settings = settings
         self.stores = stores

@@ -27,11 +27,11 @@ from squidstream.backoff import Backoff
 from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
 from squidstream.topics import ensure_topics
-from streams.batch import Batch
 from streams.errors import ReplayError
-from streams.log_reader import end_offsets, open_reader, read_ranges
-from streams.project import Projector, Stores, close_stores, open_stores
-from streams.tables import TABLE_NAMES
+from streams.projection.batch import Batch
+from streams.projection.log_reader import end_offsets, open_reader, read_ranges
+from streams.projection.project import Projector, Stores, close_stores, open_stores
+from streams.worker.tables import TABLE_NAMES
 
 log = logging.getLogger(__name__)
 GROUP_NOT_EMPTY = 68
@@ -60,7 +60,7 @@ def changelog_topics(settings: Settings) -> list[str]:
 async def fence(settings: Settings) -> None:
     """Delete the workers' consumer group; ReplayError while any worker is a member.
 
-    Workers are static members (streams.app), which do not leave the group when they stop:
+    Workers are static members (streams.worker.app), which do not leave the group when they stop:
     Kafka drops them after the session timeout. So a non-empty group is asked again until
     that timeout (plus a margin) has passed, and only then is it taken as a running worker.
     """

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from streams.decode import Event
+from streams.projection.decode import Event
 
 LAST_GAMES = 10
 

@@ -27,8 +27,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.batch import Record
-from streams.log_reader import read_ranges
+from streams.projection.batch import Record
+from streams.projection.log_reader import read_ranges
 
 # (partition, the batch's Faust events) -> the offset after the last record the tables hold
 # for it; the events let a table read the right partition of an on-disk store.

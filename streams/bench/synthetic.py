@@ -8,7 +8,7 @@ import uuid
 
 from squidstream.contract import GAMES, SCHEMA_VERSION, event_id_for
 from squidstream.games import draw_winner
-from streams.decode import Event
+from streams.projection.decode import Event
 
 
 def winner_for(game_id: int, players: int, rng: random.Random) -> int:

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from squidstream.backoff import Backoff
-from streams.batch import Batch, Span, split
-from streams.decode import Event
 from streams.errors import PoisonError, SinkError, StoreBehind, StreamsError, WorkerStalled
+from streams.projection.batch import Batch, Span, split
+from streams.projection.decode import Event
 from streams.sinks import Ledger, Projection
 
 log = logging.getLogger(__name__)

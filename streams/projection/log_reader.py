@@ -10,7 +10,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
-from streams.batch import Record
+from streams.projection.batch import Record
 
 
 def new_reader(settings: Settings) -> AIOKafkaConsumer:

@@ -9,7 +9,7 @@ from prometheus_client import Counter
 
 from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
-from streams.decode import DeadLetter
+from streams.projection.decode import DeadLetter
 
 log = logging.getLogger(__name__)
 
