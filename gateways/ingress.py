@@ -20,7 +20,12 @@ from gateways.http_limits import BodyLimitMiddleware, LoadSheddingMiddleware
 from gateways.metrics import IngressMetrics
 from gateways.routing import RouteClient, RouteFailed, RouteWeights
 from squidstream.auth import grpc_metadata
-from squidstream.contract import REQUEST_ID_MAX_CHARS, RouteName, request_id_problem
+from squidstream.contract import (
+    EVENT_FIELDS,
+    REQUEST_ID_MAX_CHARS,
+    RouteName,
+    request_id_problem,
+)
 from squidstream.grpc_client import channel_credentials
 from squidstream.http_auth import BearerTokenMiddleware
 from squidstream.http_metrics import RequestMetricsMiddleware
@@ -82,18 +87,9 @@ class IngressError(Exception):
 
 
 def _event_out(event: game_pb2.GameEvent) -> GameEventOut:
-    return GameEventOut(
-        event_id=event.event_id,
-        request_id=event.request_id,
-        game_id=event.game_id,
-        game_name=event.game_name,
-        players=event.players,
-        winner=event.winner,
-        route=route_name(event.route),
-        gateway_id=event.gateway_id,
-        occurred_at_ms=event.occurred_at_ms,
-        schema_version=event.schema_version,
-    )
+    fields: dict[str, object] = {name: getattr(event, name) for name in EVENT_FIELDS}
+    fields["route"] = route_name(event.route)  # the enum's number, named as the API names it
+    return GameEventOut.model_validate(fields)
 
 
 def _status_error(code: grpc.StatusCode, field: str, detail: str) -> IngressError:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aio_pika
@@ -69,22 +71,26 @@ async def topic_events(settings: Settings, topic: str) -> list[game_pb2.GameEven
     ]
 
 
-async def queue_depth(settings: Settings, queue: str) -> int:
-    """Messages waiting in a durable queue (a passive declare changes nothing)."""
+@contextlib.asynccontextmanager
+async def rabbitmq_channel(settings: Settings) -> AsyncIterator[aio_pika.abc.AbstractChannel]:
+    """A channel on a connection of its own, both closed on the way out."""
     connection = await aio_pika.connect(settings.rabbitmq_url)
     async with connection:
-        channel = await connection.channel()
-        declared = await channel.declare_queue(queue, passive=True)
-        count = declared.declaration_result.message_count
-        return int(count or 0)
+        yield await connection.channel()
+
+
+async def queue_depth(settings: Settings, queue: str, *, passive: bool = True) -> int:
+    """Messages waiting in a durable queue (a passive declare changes nothing; otherwise the
+    queue is declared if it is missing)."""
+    async with rabbitmq_channel(settings) as channel:
+        declared = await channel.declare_queue(queue, durable=True, passive=passive)
+        return int(declared.declaration_result.message_count or 0)
 
 
 async def drain_queue(settings: Settings, queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
     """Take every message now waiting in `queue` (acknowledged, so the queue ends empty)."""
-    connection = await aio_pika.connect(settings.rabbitmq_url)
     taken: list[aio_pika.abc.AbstractIncomingMessage] = []
-    async with connection:
-        channel = await connection.channel()
+    async with rabbitmq_channel(settings) as channel:
         declared = await channel.declare_queue(queue, durable=True)
         while (message := await declared.get(no_ack=True, fail=False)) is not None:
             taken.append(message)
@@ -103,9 +109,7 @@ async def delete_topic(settings: Settings, topic: str) -> None:
 
 
 async def delete_queue(settings: Settings, queue: str) -> None:
-    connection = await aio_pika.connect(settings.rabbitmq_url)
-    async with connection:
-        channel = await connection.channel()
+    async with rabbitmq_channel(settings) as channel:
         await channel.queue_delete(queue)
 
 

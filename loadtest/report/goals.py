@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from loadtest.report.results import Results
-from squidstream.bench_goals import GOALS
+from squidstream.bench_goals import DRAIN, FRESHNESS, READS, ROUTE_RATIO
 
 RESULT_REPORTS = ("last 10 games", "top 10 players", "player stats")
 
@@ -24,12 +24,10 @@ def best_stream_rate(results: Results, route: str) -> float:
 
 
 def _freshness(results: Results) -> Goal:
-    target = (
-        f"p99 < {GOALS.freshness_p99_ms:.0f} ms in every store at {GOALS.freshness_rate:,} events/s"
-    )
-    points = [p for p in results.freshness if p.offered_per_s == GOALS.freshness_rate]
+    target = f"p99 < {FRESHNESS.p99_ms:.0f} ms in every store at {FRESHNESS.rate:,} events/s"
+    points = [p for p in results.freshness if p.offered_per_s == FRESHNESS.rate]
     if not points:
-        return Goal("freshness", target, f"not measured at {GOALS.freshness_rate:,}/s", False)
+        return Goal("freshness", target, f"not measured at {FRESHNESS.rate:,}/s", False)
     worst = [
         (p.route, store, latency.p99_ms if latency else None)
         for p in points
@@ -43,22 +41,22 @@ def _freshness(results: Results) -> Goal:
         "freshness",
         target,
         f"worst p99 {p99:,.0f} ms ({route} route, {store})",
-        bool(p99 is not None and p99 < GOALS.freshness_p99_ms),
+        bool(p99 is not None and p99 < FRESHNESS.p99_ms),
     )
 
 
 def _routes(results: Results) -> Goal:
-    target = f"Kafka route >= {GOALS.route_ratio:.0f}x the RabbitMQ route's accepted events/s"
+    target = f"Kafka route >= {ROUTE_RATIO:.0f}x the RabbitMQ route's accepted events/s"
     kafka, rabbit = best_stream_rate(results, "kafka"), best_stream_rate(results, "rabbitmq")
     if not kafka or not rabbit:
         return Goal("routes", target, "not measured", False)
     ratio = kafka / rabbit
     measured = f"{kafka:,.0f} vs {rabbit:,.0f} events/s on PlayStream = {ratio:.1f}x"
-    return Goal("routes", target, measured, ratio >= GOALS.route_ratio)
+    return Goal("routes", target, measured, ratio >= ROUTE_RATIO)
 
 
 def _reads(results: Results, store: str, limit_ms: float) -> Goal:
-    target = f"{store} result reports p99 < {limit_ms:g} ms at {GOALS.read_size:,} events"
+    target = f"{store} result reports p99 < {limit_ms:g} ms at {READS.size:,} events"
     mine = [p for p in results.reads if p.store == store and p.report in RESULT_REPORTS]
     if not mine:
         return Goal(f"{store} reads", target, "not measured", False)
@@ -68,18 +66,14 @@ def _reads(results: Results, store: str, limit_ms: float) -> Goal:
         return Goal(f"{store} reads", target, f"no successful reads at {size:,}", False)
     worst = max(at_size, key=lambda p: p.latency.p99_ms if p.latency else 0.0)
     p99 = worst.latency.p99_ms if worst.latency else 0.0
-    note = (
-        ""
-        if size >= GOALS.read_size
-        else f" (largest size measured: {size:,}, not {GOALS.read_size:,})"
-    )
+    note = "" if size >= READS.size else f" (largest size measured: {size:,}, not {READS.size:,})"
     measured = f"worst p99 {p99:.2f} ms ({worst.report}) at {size:,} events{note}"
-    return Goal(f"{store} reads", target, measured, size >= GOALS.read_size and p99 < limit_ms)
+    return Goal(f"{store} reads", target, measured, size >= READS.size and p99 < limit_ms)
 
 
 def _drain(results: Results) -> Goal:
     target = (
-        f"drain >= {GOALS.drain_floor:,.0f} events/s and >= {GOALS.drain_of_slowest} of the"
+        f"drain >= {DRAIN.floor:,.0f} events/s and >= {DRAIN.of_slowest} of the"
         " slowest store's batched rate alone"
     )
     drain = results.drain
@@ -92,7 +86,7 @@ def _drain(results: Results) -> Goal:
     measured = (
         f"{drain.ours:,.0f} events/s = {share:.2f} of {slowest[0]} alone ({slowest[1]:,.0f}/s)"
     )
-    return Goal("drain", target, measured, GOALS.drain_met(drain.ours, slowest[1]))
+    return Goal("drain", target, measured, DRAIN.met(drain.ours, slowest[1]))
 
 
 def _replay(results: Results) -> Goal:
@@ -109,8 +103,8 @@ def check_goals(results: Results) -> list[Goal]:
     return [
         _freshness(results),
         _routes(results),
-        _reads(results, "redis", GOALS.redis_p99_ms),
-        _reads(results, "sql", GOALS.sql_p99_ms),
+        _reads(results, "redis", READS.redis_p99_ms),
+        _reads(results, "sql", READS.sql_p99_ms),
         _drain(results),
         _replay(results),
     ]

@@ -9,7 +9,6 @@ rebuilds every projection from offset 0.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import subprocess
@@ -18,17 +17,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from loadtest.processes import ROOT
 from loadtest.report.stats import Latency, rate
 from squidstream.commands import console_argv
-from squidstream.kafka_auth import kafka_auth
 from squidstream.settings import Settings
-from squidstream.topics import ensure_topics
-from streams.bench.synthetic import synthetic_events
-from streams.projection.decode import encode
+from streams.bench.synthetic import produce, synthetic_events
+from streams.projection.decode import Event
 from views.bench import measure
 from views.stores.mongo_reports import LogFilter, MongoReports
 
@@ -56,28 +52,12 @@ class ReplayPoint:
 
 async def load_events(settings: Settings, start: int, stop: int) -> None:
     """Put events number start..stop-1 on the topic, half on each route's label."""
-    await ensure_topics(settings, {settings.events_topic: settings.events_partitions})
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        **kafka_auth(settings),
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=5,
-        max_batch_size=1 << 20,
-    )
-    await producer.start()
-    try:
-        for first in range(start, stop, CHUNK):
-            count = min(CHUNK, stop - first)
-            route = "kafka" if (first // CHUNK) % 2 == 0 else "rabbitmq"
-            events = synthetic_events(count, route=route, seed=first)
-            futures = [
-                await producer.send(settings.events_topic, encode(e), key=e.event_id.encode())
-                for e in events
-            ]
-            await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
+    await produce(settings, (_chunk(first, stop) for first in range(start, stop, CHUNK)))
+
+
+def _chunk(first: int, stop: int) -> list[Event]:
+    route = "kafka" if (first // CHUNK) % 2 == 0 else "rabbitmq"
+    return synthetic_events(min(CHUNK, stop - first), route=route, seed=first)
 
 
 async def _timed(

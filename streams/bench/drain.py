@@ -22,17 +22,15 @@ import faust
 import httpx
 from faust.types import StreamT
 
-from squidstream.bench_goals import GOALS
+from squidstream.bench_goals import DRAIN
 from squidstream.isolation import isolated
 from squidstream.launcher import Launched, stop_all
 from squidstream.settings import Settings, load_settings
-from squidstream.topics import ensure_topics
 from squidstream.worker_pages import worker_tables_url
 from streams.bench.naive import naive_drain
 from streams.bench.stores import clean_up, store_rates
-from streams.bench.synthetic import synthetic_events
-from streams.projection.deadletter import new_producer
-from streams.projection.decode import Event, encode
+from streams.bench.synthetic import produce, synthetic_events
+from streams.projection.decode import Event
 from streams.projection.log_reader import end_offsets, open_reader
 from streams.projection.project import close_stores, open_stores
 from streams.projection.replay import drop_changelogs, fence
@@ -53,18 +51,8 @@ def bench_settings(base: Settings, tag: str) -> Settings:
 
 async def preload(settings: Settings, events: Sequence[Event]) -> float:
     """Produce the events (key = event id); returns the produce rate."""
-    await ensure_topics(settings, {settings.events_topic: settings.events_partitions})
-    producer = new_producer(settings)
-    await producer.start()
     started = time.perf_counter()
-    try:
-        futures = [
-            await producer.send(settings.events_topic, encode(e), key=e.event_id.encode())
-            for e in events
-        ]
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
+    await produce(settings, [events])
     return len(events) / (time.perf_counter() - started)
 
 
@@ -308,19 +296,19 @@ def report(bare: float, ours: float, naive: float, stores: dict[str, float]) -> 
     half, twenty = ours >= bare / 2, ours >= 20 * naive
     print(f"ours / bare  = {ours / bare:.3f}  (goal >= 0.5: {'met' if half else 'MISSED'})")
     print(f"ours / naive = {ours / naive:.1f}  (goal >= 20: {'met' if twenty else 'MISSED'})")
-    floor = ours >= GOALS.drain_floor
+    floor = ours >= DRAIN.floor
     verdict = "met" if floor else "MISSED"
-    print(f"ours = {ours:,.0f}/s  (goal >= {GOALS.drain_floor:,.0f}/s: {verdict})")
+    print(f"ours = {ours:,.0f}/s  (goal >= {DRAIN.floor:,.0f}/s: {verdict})")
     slowest = min(stores.values()) if stores else None
     if stores:
         name, ceiling = min(stores.items(), key=lambda item: item[1])
-        share = ours >= GOALS.drain_of_slowest * ceiling
+        share = ours >= DRAIN.of_slowest * ceiling
         print(
             f"slowest store: {name} at {ceiling:,.0f}/s alone; ours / that = {ours / ceiling:.2f}"
-            f" (goal >= {GOALS.drain_of_slowest}: {'met' if share else 'MISSED'};"
+            f" (goal >= {DRAIN.of_slowest}: {'met' if share else 'MISSED'};"
             " a worker cannot drain faster than its slowest store writes)"
         )
-    met = half and twenty and GOALS.drain_met(ours, slowest)
+    met = half and twenty and DRAIN.met(ours, slowest)
     print(f"verdict: {'all goals met' if met else 'goals missed (see the lines above)'}")
     return met
 

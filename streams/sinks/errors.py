@@ -8,6 +8,11 @@ loudly, because retrying or dead-lettering it would hide a bug.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
 import pymysql  # type: ignore[import-untyped]
 from bson.errors import InvalidDocument
 from pymongo.errors import (
@@ -28,6 +33,8 @@ from streams.errors import PoisonError, SinkError, StreamsError
 # bad string, bad date, NULL into NOT NULL, truncated.
 MYSQL_POISON = frozenset({1048, 1264, 1265, 1292, 1366, 1406})
 MONGO_DUPLICATE_KEY = 11000
+T = TypeVar("T")
+Translate = Callable[[BaseException, str], StreamsError | BaseException]
 
 
 def from_mysql(exc: BaseException, what: str) -> StreamsError | BaseException:
@@ -83,3 +90,27 @@ def only_duplicates(exc: BulkWriteError) -> bool:
 def _mysql_code(exc: BaseException) -> int | None:
     args = getattr(exc, "args", ())
     return args[0] if args and isinstance(args[0], int) else None
+
+
+async def bounded(call: Awaitable[T], what: str, timeout_s: float, translate: Translate) -> T:
+    """Await one store call within the store timeout, its failure translated into our kinds
+    (an error `translate` does not know propagates as it is)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await call
+    except BaseException as exc:
+        error = translate(exc, what)
+        if error is exc:
+            raise
+        raise error from exc
+
+
+@contextlib.asynccontextmanager
+async def closed_on_failure(close: Callable[[], Awaitable[object]]) -> AsyncIterator[None]:
+    """Close a client just opened when its first check fails, so a refused start leaks no
+    connection pool."""
+    try:
+        yield
+    except SinkError:
+        await close()
+        raise

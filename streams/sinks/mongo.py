@@ -24,7 +24,6 @@ until a replay rebuilds it, since its list would lack the older entries.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -39,7 +38,7 @@ from squidstream.settings import Settings
 from streams.errors import SinkError, StoreBehind
 from streams.projection.batch import Batch
 from streams.projection.decode import Event
-from streams.sinks.errors import from_mongo, only_duplicates
+from streams.sinks.errors import bounded, closed_on_failure, from_mongo, only_duplicates
 
 TRACKING_COLLECTION = "projection_tracking"
 # Entries kept per partition: above the largest page (200, views/routes/audit.py) plus the one
@@ -155,26 +154,20 @@ class MongoProjection:
             socketTimeoutMS=timeout_ms,
         )
         projection = cls(client, settings)
-        try:
+        async with closed_on_failure(client.close):
             await projection.create_indexes()
-        except SinkError:
-            await client.close()
-            raise
         return projection
 
     async def _call(self, what: str, call: Any) -> Any:
+        return await bounded(call, what, self._timeout_s, from_mongo)
+
+    async def _insert_new(self, docs: list[dict[str, Any]]) -> None:
+        """Insert the documents; one already there (a re-delivery) is not an error."""
         try:
-            async with asyncio.timeout(self._timeout_s):
-                return await call
+            await self._collection.insert_many(docs, ordered=False)
         except BulkWriteError as exc:
-            if only_duplicates(exc):
-                return None
-            raise from_mongo(exc, what) from exc
-        except BaseException as exc:
-            error = from_mongo(exc, what)
-            if error is exc:
+            if not only_duplicates(exc):
                 raise
-            raise error from exc
 
     async def create_indexes(self) -> None:
         for name, keys in INDEXES:
@@ -190,9 +183,7 @@ class MongoProjection:
         now = datetime.now(UTC)
         if fresh:
             docs = [document(event, now) for event in fresh]
-            await self._call(
-                f"Mongo batch of {len(docs)}", self._collection.insert_many(docs, ordered=False)
-            )
+            await self._call(f"Mongo batch of {len(docs)}", self._insert_new(docs))
         for partition, span in sorted(batch.spans.items()):
             events = [e for e in fresh if e.partition == partition]
             known = tracked.get(partition)

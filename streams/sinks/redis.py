@@ -9,7 +9,6 @@ counts and the tracking record can never disagree, even after a crash or a resto
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from typing import Any
@@ -20,7 +19,7 @@ from squidstream.settings import Settings
 from streams.errors import SinkError, StoreBehind
 from streams.projection.batch import Batch
 from streams.projection.decode import Event
-from streams.sinks.errors import from_redis
+from streams.sinks.errors import bounded, closed_on_failure, from_redis
 
 # ARGV: prefix, projected_at_ms, topic, number of spans, then 3 values per span (partition,
 # first, next), then 9 per event (partition, offset, winner, players, game_id, route,
@@ -122,22 +121,12 @@ class RedisProjection:
             socket_connect_timeout=settings.store_timeout_s,
         )
         projection = cls(client, settings)
-        try:
+        async with closed_on_failure(client.aclose):
             await projection._call("Redis ping", client.ping())
-        except SinkError:
-            await client.aclose()
-            raise
         return projection
 
     async def _call(self, what: str, call: Any) -> Any:
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                return await call
-        except BaseException as exc:
-            error = from_redis(exc, what)
-            if error is exc:
-                raise
-            raise error from exc
+        return await bounded(call, what, self._timeout_s, from_redis)
 
     async def apply(self, batch: Batch) -> None:
         args = script_args(self._prefix, self._topic, batch, int(time.time() * 1000))

@@ -6,11 +6,11 @@ import asyncio
 import signal
 from pathlib import Path
 
-import aio_pika
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from loadtest.brokers import queue_depth
 from squidstream.settings import Settings
 from streams.bench.synthetic import synthetic_events
 from tests.streams.streams_harness import (
@@ -59,7 +59,7 @@ async def test_malformed_records_on_topic_and_queue_are_dead_lettered_and_work_g
         await produce(settings, after)
         reports = await wait_for_reports(settings, 200)
         letters = await dead_letter_sources(settings, 2)
-        queued = await queue_depth(settings, settings.rabbitmq_dead_letter_queue)
+        queued = await queue_depth(settings, settings.rabbitmq_dead_letter_queue, passive=False)
     assert_exactly_once(reports, before + after)
     assert sorted(letters) == sorted([settings.events_topic, settings.rabbitmq_queue])
     assert queued == 1
@@ -171,14 +171,6 @@ async def dead_letter_sources(settings: Settings, count: int) -> list[str]:
         return sources
     finally:
         await consumer.stop()
-
-
-async def queue_depth(settings: Settings, queue: str) -> int:
-    connection = await aio_pika.connect(settings.rabbitmq_url)
-    async with connection:
-        channel = await connection.channel()
-        declared = await channel.declare_queue(queue, durable=True)
-        return int(declared.declaration_result.message_count or 0)
 
 
 @pytest.mark.sql_incidental

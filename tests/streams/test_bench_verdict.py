@@ -8,10 +8,10 @@ import pytest
 
 import streams.bench.drain as drain
 from squidshell.cli import build_parser
-from squidstream.bench_goals import GOALS
+from squidstream.bench_goals import DRAIN
 from streams.cli import run_bench
 
-FAST = GOALS.drain_floor * 2  # a drain that meets the floor
+FAST = DRAIN.floor * 2  # a drain that meets the floor
 BARE, NAIVE = FAST, FAST / 100
 
 
@@ -20,12 +20,12 @@ def test_a_drain_that_meets_every_goal_is_met() -> None:
 
 
 def test_a_drain_below_the_floor_is_missed() -> None:
-    slow = GOALS.drain_floor - 1
+    slow = DRAIN.floor - 1
     assert drain.report(slow, slow, slow / 100, {"mongo": slow}) is False
 
 
 def test_a_drain_far_below_its_slowest_store_is_missed(capsys: pytest.CaptureFixture[str]) -> None:
-    store = FAST / GOALS.drain_of_slowest * 2
+    store = FAST / DRAIN.of_slowest * 2
     assert drain.report(BARE, FAST, NAIVE, {"sql": store * 3, "mongo": store}) is False
     assert "slowest store: mongo" in capsys.readouterr().out
 

@@ -19,7 +19,7 @@ from squidstream.contract import (
     event_id_for,
 )
 from squidstream.proto import game_pb2
-from streams.bench.synthetic import winner_for
+from streams.bench.synthetic import played
 from streams.projection.decode import DeadLetter, Event, decode, encode
 
 request_ids = st.text(
@@ -34,17 +34,14 @@ def events(draw: st.DrawFn) -> Event:
     players = draw(st.integers(1, PLAYERS_MAX))
     game_id = draw(st.sampled_from(sorted(GAMES)))
     request_id = draw(request_ids)
-    return Event(
-        event_id=event_id_for(request_id),
-        request_id=request_id,
-        game_id=game_id,
-        game_name=GAMES[game_id],
-        players=players,
-        winner=winner_for(game_id, players, random.Random(draw(st.integers()))),
+    return played(
+        request_id,
+        game_id,
+        players,
+        random.Random(draw(st.integers())),
         route=draw(st.sampled_from(["kafka", "rabbitmq"])),
         gateway_id=draw(gateway_ids),
         occurred_at_ms=draw(st.integers(OCCURRED_AT_MIN_MS, OCCURRED_AT_MAX_MS)),
-        schema_version=1,
     )
 
 

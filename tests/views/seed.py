@@ -22,9 +22,8 @@ from pymongo.errors import PyMongoError
 import streams.sinks.mongo
 import streams.sinks.redis
 import streams.sinks.sql
-from squidstream.contract import GAMES, event_id_for
 from squidstream.settings import Settings
-from streams.bench.synthetic import winner_for
+from streams.bench.synthetic import played
 from streams.projection.batch import Batch, Record, make_batch
 from streams.projection.decode import Event, encode
 from streams.projection.project import close_stores, open_stores
@@ -52,19 +51,18 @@ def make_games(count: int, seed: int = 7, max_players: int = 30) -> list[SeedGam
     for i in range(count):
         game_id, players = rng.randint(1, 5), rng.randint(1, max_players)
         request_id = f"rq-{seed}-{i:06d}"
-        games.append(
-            SeedGame(
-                event_id=event_id_for(request_id),
-                request_id=request_id,
-                game_id=game_id,
-                game_name=GAMES[game_id],
-                players=players,
-                winner=winner_for(game_id, players, rng),
-                route=rng.choice(["kafka", "rabbitmq"]),
-                gateway_id="seed",
-                occurred_at_ms=START_MS + i,
-            )
+        route = rng.choice(["kafka", "rabbitmq"])
+        game = played(
+            request_id,
+            game_id,
+            players,
+            rng,
+            route=route,
+            gateway_id="seed",
+            occurred_at_ms=START_MS + i,
+            kind=SeedGame,
         )
+        games.append(game)
     return games
 
 

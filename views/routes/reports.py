@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path
 
 from views.deps import ReportsDep
-from views.models import ErrorBody, LastGames, PlayerStats, TopPlayers
+from views.models import LastGames, PlayerStats, TopPlayers
+from views.routes import refusal
 
 MAX_PLAYER = 1_000_000
-UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    503: {"model": ErrorBody, "description": "The store could not answer."}
-}
+UNAVAILABLE = refusal(503, "The store could not answer.")
 
 router = APIRouter(prefix="/api/reports/{store}", tags=["reports"], responses=UNAVAILABLE)
 
@@ -30,7 +29,7 @@ async def top_players(reports: ReportsDep) -> TopPlayers:
 @router.get(
     "/players/{player}",
     summary="One player's games played, won, lost and recent games",
-    responses={404: {"model": ErrorBody, "description": "The player never played."}},
+    responses=refusal(404, "The player never played."),
 )
 async def player_stats(
     reports: ReportsDep, player: Annotated[int, Path(ge=1, le=MAX_PLAYER)]

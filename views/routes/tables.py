@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path
 
 from views.deps import FaustDep
-from views.models import CounterTable, ErrorBody, FaustTables, TableKey
+from views.models import CounterTable, FaustTables, TableKey
+from views.routes import refusal
 
 # A player number, game id, game size or route: short and URL-safe.
 KEY_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    503: {"model": ErrorBody, "description": "No worker announced itself, or none answered."}
-}
+UNAVAILABLE = refusal(503, "No worker announced itself, or none answered.")
 
 router = APIRouter(prefix="/api/tables", tags=["faust tables"], responses=UNAVAILABLE)
 
@@ -26,7 +25,7 @@ async def faust_tables(faust: FaustDep) -> FaustTables:
 @router.get(
     "/{table}/{key}",
     summary="One key of a table, answered by the workers owning its partitions",
-    responses={404: {"model": ErrorBody, "description": "No partition holds the key."}},
+    responses=refusal(404, "No partition holds the key."),
 )
 async def faust_table_key(
     faust: FaustDep,
