@@ -30,6 +30,7 @@ from squidstream.grpc_client import channel_credentials
 from squidstream.http_auth import BearerTokenMiddleware
 from squidstream.http_metrics import RequestMetricsMiddleware
 from squidstream.proto import game_pb2
+from squidstream.route_names import ROUTE_LIST
 from squidstream.settings import Settings, load_settings
 
 INT32_MAX: Final = 2**31 - 1
@@ -117,11 +118,12 @@ def _request_id(body: GameRequest, idempotency_key: str | None) -> str:
 def _route(weights: RouteWeights, request_id: str, forced: str | None) -> RouteName:
     if forced is None:
         return weights.choose(request_id)
-    if forced not in ("kafka", "rabbitmq"):
-        raise IngressError(
-            422, "invalid_argument", "X-Squid-Route", "X-Squid-Route must be kafka or rabbitmq"
-        )
-    return "kafka" if forced == "kafka" else "rabbitmq"
+    for route in ROUTE_LIST:
+        if forced == route:
+            return route
+    raise IngressError(
+        422, "invalid_argument", "X-Squid-Route", f"X-Squid-Route must be {' or '.join(ROUTE_LIST)}"
+    )
 
 
 def create_app(settings: Settings, weights: RouteWeights | None = None) -> FastAPI:

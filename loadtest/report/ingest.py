@@ -20,9 +20,10 @@ from loadtest.bench import (
 from loadtest.processes import Child, free_port, wait_serving
 from loadtest.report.stats import Latency, rate
 from squidstream.grpc_client import gateway_channel
+from squidstream.route_names import ROUTE_LIST
 from squidstream.settings import Settings
 
-ROUTES = ("kafka", "rabbitmq")
+ROUTES = ROUTE_LIST
 
 
 @dataclass(frozen=True, slots=True)
