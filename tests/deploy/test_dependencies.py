@@ -16,7 +16,7 @@ from squidstream.settings import PROJECT_ROOT
 
 CONSTRAINTS = PROJECT_ROOT / "constraints.txt"
 # Tools of a person or a benchmark, not of a running service.
-NOT_RUNTIME = {"locust", "pyinstrument", "pyyaml", "matplotlib", "psutil", "pip-audit"}
+NOT_RUNTIME = {"locust", "pyinstrument", "pyyaml", "matplotlib", "pip-audit"}
 # Installed by the venv itself, never pinned.
 UNPINNED = {"pip", "setuptools", "wheel", "squidstream"}
 
@@ -80,7 +80,7 @@ def test_load_test_and_profiling_tools_are_extras_not_runtime() -> None:
     assert [Requirement(t).name for t in extras["profile"]] == ["pyinstrument"]
     assert [Requirement(t).name for t in extras["bench"]] == ["matplotlib"]
     dev = {canonicalize_name(Requirement(t).name) for t in extras["dev"]}
-    assert {"psutil", "pyyaml", "pip-audit"} <= dev
+    assert {"pyyaml", "pip-audit"} <= dev
 
 
 def _pins() -> dict[str, str]:
