@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, *, live_interval_s: float = 1.0
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = await open_resources(chosen)
+        resources.mongo_reports.served = metrics.audit_pages
         counters: list[ProjectionCounters] = [
             resources.redis_reports,
             resources.sql_reports,

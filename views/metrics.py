@@ -5,6 +5,7 @@ Names follow the Prometheus conventions (base units, `_total` for counters).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
 from prometheus_client import Gauge
@@ -40,8 +41,10 @@ class StoreReadings:
 
 
 class _ReadingsCollector(Collector):
-    def __init__(self, events: StoreReadings, lag_ms: StoreReadings) -> None:
-        self._events, self._lag_ms = events, lag_ms
+    def __init__(
+        self, events: StoreReadings, lag_ms: StoreReadings, audit_pages: Counter[str]
+    ) -> None:
+        self._events, self._lag_ms, self._audit_pages = events, lag_ms, audit_pages
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         events = CounterMetricFamily(
@@ -58,8 +61,17 @@ class _ReadingsCollector(Collector):
         )
         for store, value in sorted(self._lag_ms.values.items()):
             lag.add_metric([store], value / 1000)
+        pages = CounterMetricFamily(
+            "squid_views_audit_pages",
+            "Audit log pages answered, by where from: the tracking documents' newest entries"
+            " (recent) or a query of the collection (collection; a scan on FerretDB).",
+            labels=["source"],
+        )
+        for source, count in sorted(self._audit_pages.items()):
+            pages.add_metric([source], count)
         yield events
         yield lag
+        yield pages
 
 
 class Metrics(RequestMetrics):
@@ -70,7 +82,11 @@ class Metrics(RequestMetrics):
         # Set by the live feed in milliseconds; exported in seconds.
         self.projection_lag = StoreReadings()
         self.events = StoreReadings()
-        self.registry.register(_ReadingsCollector(self.events, self.projection_lag))
+        # The Mongo reader counts its pages here (MongoReports.served is this Counter).
+        self.audit_pages: Counter[str] = Counter()
+        self.registry.register(
+            _ReadingsCollector(self.events, self.projection_lag, self.audit_pages)
+        )
         self.live_subscribers = Gauge(
             "squid_views_live_subscribers",
             "Browsers connected to the live stream.",

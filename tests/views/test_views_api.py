@@ -203,6 +203,7 @@ async def test_metrics_count_requests_by_route_template_and_show_projection_lag(
     ):
         await api.get("/api/reports/redis/players/1")
         await api.get("/api/reports/redis/players/2")
+        await api.get("/api/audit/log", params={"page_size": 3})
         await app.state.live.tick()
         text = (await api.get("/metrics")).text
 
@@ -210,3 +211,5 @@ async def test_metrics_count_requests_by_route_template_and_show_projection_lag(
     assert template in text
     assert 'squid_views_projection_lag_seconds{store="sql"}' in text
     assert f'squid_views_projected_events_total{{store="redis"}} {float(N)}' in text
+    # The seed projects through the real Mongo sink, which keeps the newest entries.
+    assert 'squid_views_audit_pages_total{source="recent"} 1.0' in text

@@ -35,3 +35,13 @@ def test_no_metric_name_carries_a_non_base_unit() -> None:
     names = _families(metrics)
     assert not [name for name in names if name.endswith(("_ms", "_milliseconds"))]
     assert "squid_projected_events" not in names
+
+
+def test_audit_pages_are_counted_by_where_they_came_from() -> None:
+    metrics = Metrics()
+    metrics.audit_pages.update(["recent", "recent", "collection"])
+    registry = metrics.registry
+    recent = registry.get_sample_value("squid_views_audit_pages_total", {"source": "recent"})
+    scans = registry.get_sample_value("squid_views_audit_pages_total", {"source": "collection"})
+    assert (recent, scans) == (2.0, 1.0)
+    assert _families(metrics)["squid_views_audit_pages"] == "counter"
