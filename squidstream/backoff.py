@@ -22,7 +22,9 @@ class Backoff:
 
     def next_delay(self) -> float:
         self.attempt += 1
-        ceiling = min(self.first_s * 2.0 ** (self.attempt - 1), self.cap_s)
+        # Doubling stops mattering long before 2.0 ** 1024 overflows a float (a bridge
+        # retrying at the cap for hours would otherwise crash): 2 ** 60 exceeds any cap.
+        ceiling = min(self.first_s * 2.0 ** min(self.attempt - 1, 60), self.cap_s)
         return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
 
     def reset(self) -> None:

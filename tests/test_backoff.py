@@ -31,3 +31,9 @@ def test_reset_starts_again_from_the_first_delay() -> None:
         backoff.next_delay()
     backoff.reset()
     assert backoff.next_delay() <= 1
+
+
+def test_a_retry_that_goes_on_for_hours_stays_at_the_cap() -> None:
+    backoff = Backoff(first_s=0.1, cap_s=10.0)
+    delays = [backoff.next_delay() for _ in range(5_000)]  # 2.0 ** 1024 would overflow
+    assert all(5.0 <= delay <= 10.0 for delay in delays[-100:])
