@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import grpc
 from loadtest.brokers import delete_keys, delete_queue, delete_topic
 from loadtest.processes import Child, free_port, wait_serving
 from loadtest.traffic import load
+from squidstream.bench_goals import ROUTE_RATIO
 from squidstream.gateway_methods import PLAY as PLAY
 from squidstream.gateway_methods import PLAY_STREAM as PLAY_STREAM
 from squidstream.grpc_client import gateway_channel
@@ -43,10 +45,14 @@ class Measured:
     seconds: float
     latencies_ms: list[float]
 
+    @property
+    def rate(self) -> float:
+        return self.accepted / self.seconds if self.seconds else 0.0
+
     def row(self) -> str:
         latencies = self.latencies_ms or [0.0]
         p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
-        rate = self.accepted / self.seconds if self.seconds else 0.0
+        rate = self.rate
         return (
             f"{self.route:<9} {self.mode:<10} {self.accepted:>8} {self.failed:>6} "
             f"{self.seconds:>8.2f} {rate:>10.0f} {p50:>8.2f} {p99:>8.2f}"
@@ -196,12 +202,35 @@ async def cleanup(settings: Settings, route: str, name: str) -> None:
     await delete_keys(settings, name)
 
 
-async def bench(settings: Settings, options: BenchOptions) -> int:
-    """Run every route in turn and print one table."""
+async def bench(settings: Settings, options: BenchOptions, check: bool = False) -> int:
+    """Run every route in turn and print one table and the routes goal; 1 if a call failed,
+    or with `check` if the goal is missed."""
     results: list[Measured] = []
     for route in options.routes:
         results += await bench_route(route, settings, options)
     print(HEADER)
     for measured in results:
         print(measured.row())
-    return 0 if all(measured.failed == 0 for measured in results) else 1
+    met = routes_goal(results)
+    failed = any(measured.failed for measured in results)
+    return 1 if failed or (check and met is False) else 0
+
+
+def routes_goal(results: Sequence[Measured]) -> bool | None:
+    """Print whether the Kafka route's best streamed rate is ROUTE_RATIO x the RabbitMQ
+    route's; None (and a line saying so) when a route was not measured."""
+    best = {
+        route: max((m.rate for m in results if m.route == route and m.mode != "unary"), default=0.0)
+        for route in ("kafka", "rabbitmq")
+    }
+    if not all(best.values()):
+        print("goal routes: not measured (needs both routes' PlayStream)")
+        return None
+    ratio = best["kafka"] / best["rabbitmq"]
+    met = ratio >= ROUTE_RATIO
+    print(
+        f"goal routes (Kafka >= {ROUTE_RATIO:.0f}x RabbitMQ on PlayStream): "
+        f"{'met' if met else 'MISSED'}: {best['kafka']:,.0f} vs {best['rabbitmq']:,.0f}"
+        f" events/s = {ratio:.1f}x"
+    )
+    return met

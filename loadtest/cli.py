@@ -38,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ingest.add_argument("--stream-batch", type=int, default=1000)
     ingest.add_argument("--stream-concurrency", type=int, default=4)
     ingest.add_argument("--profile", type=Path, help="folder for pyinstrument gateway profiles")
+    ingest.add_argument("--check", action="store_true", help="exit 1 if the routes goal is missed")
     ingest.set_defaults(func=_run_bench)
 
     report = bench_kinds(subparsers).add_parser(
@@ -103,7 +104,7 @@ def _run_bench(args: argparse.Namespace) -> int:
         stream_concurrency=args.stream_concurrency,
         profile_dir=args.profile,
     )
-    return asyncio.run(bench(load_settings(), options))
+    return asyncio.run(bench(load_settings(), options, args.check))
 
 
 def _run_report(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from squidstream.bench_goals import READS
 from squidstream.percentiles import percentile
 from squidstream.settings import Settings
 from views.resources import open_resources
@@ -81,7 +82,8 @@ async def measure(
         await resources.close()
 
 
-def print_timings(events: int, timings: list[ReportTiming], concurrency: int) -> None:
+def print_timings(events: int, timings: list[ReportTiming], concurrency: int) -> bool:
+    """Print the table, the Redis/SQL ratios and the read goals; True when both are met."""
     print(f"stores hold {events:,} events; {concurrency} reports in flight")
     print(f"{'store':<6} {'report':<15} {'calls':>6} {'reports/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
     for t in timings:
@@ -93,3 +95,21 @@ def print_timings(events: int, timings: list[ReportTiming], concurrency: int) ->
     for report in dict.fromkeys(t.report for t in timings):
         redis, sql = by_key[("redis", report)], by_key[("sql", report)]
         print(f"redis / sql, {report}: {redis.per_second / sql.per_second:.2f}x reports/s")
+    return reads_goals(events, timings)
+
+
+def reads_goals(events: int, timings: list[ReportTiming]) -> bool:
+    """Print each store's worst p99 against its goal; a smaller store than the goal's size
+    is said, and counts as missed."""
+    limits = {"redis": READS.redis_p99_ms, "sql": READS.sql_p99_ms}
+    at_size = events >= READS.size
+    met = at_size
+    for store, limit in limits.items():
+        worst = max((t.percentile(99) for t in timings if t.store == store), default=None)
+        ok = worst is not None and worst < limit and at_size
+        met = met and ok
+        measured = "not measured" if worst is None else f"worst p99 {worst:.2f} ms"
+        size = "" if at_size else f" (stores hold {events:,}, not {READS.size:,})"
+        verdict = "met" if ok else "MISSED"
+        print(f"goal {store} reads (p99 < {limit:g} ms): {verdict}: {measured}{size}")
+    return met

@@ -33,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     bench.add_argument("--calls", type=int, default=2000, help="calls per store and report")
     bench.add_argument("--concurrency", type=int, default=20, help="calls in flight")
+    bench.add_argument("--check", action="store_true", help="exit 1 if a read goal is missed")
     bench.set_defaults(func=run_bench)
 
 
@@ -45,8 +46,8 @@ def run_bench(args: argparse.Namespace) -> int:
     if events == 0:
         print("squidstream bench reports: the stores are empty; run a flood first")
         return 1
-    print_timings(events, timings, args.concurrency)
-    return 0
+    met = print_timings(events, timings, args.concurrency)
+    return 1 if args.check and not met else 0
 
 
 def install_assets() -> int:
