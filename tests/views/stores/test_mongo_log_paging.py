@@ -16,7 +16,7 @@ import pytest_asyncio
 from pymongo import AsyncMongoClient, monitoring
 
 from squidstream.settings import Settings
-from streams.sinks.mongo import INDEXES, MongoProjection
+from streams.sinks.mongo import INDEXES, TRACKING_COLLECTION, MongoProjection
 from tests.views.seed import make_games, seed_mongo
 from views.stores.mongo_reports import NEWEST_FIRST, LogCursor, LogFilter, MongoReports
 
@@ -77,6 +77,11 @@ async def log(store_settings: Settings) -> AsyncIterator[Log]:
             for e in EXTRAS
         ]
     )
+    # These tests are about the collection's keyset pages: with no newest-entries lists (as in
+    # tracking documents older than the lists), every page is a query of the collection. The
+    # pages from the lists have their own tests (test_mongo_recent_pages.py).
+    tracking = client[store_settings.mongo_database][TRACKING_COLLECTION]
+    await tracking.update_many({}, {"$unset": {"recent": ""}})
     order = [(g.occurred_at_ms, g.event_id) for g in games] + [(TIED_MS, e) for e in EXTRAS]
     routes = {g.event_id: g.route for g in games} | dict.fromkeys(EXTRAS, games[30].route)
     recorder.sent.clear()
