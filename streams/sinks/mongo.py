@@ -24,6 +24,7 @@ until a replay rebuilds it, since its list would lack the older entries.
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -34,6 +35,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.errors import BulkWriteError
 
+from squidstream.contract import EVENT_FIELDS
 from squidstream.settings import Settings
 from streams.errors import SinkError, StoreBehind
 from streams.projection.batch import Batch
@@ -45,11 +47,7 @@ TRACKING_COLLECTION = "projection_tracking"
 # that tells whether a next page exists, and a few pages deep for a filtered page.
 RECENT_ENTRIES = 500
 # What an AuditEntry shows (views/models.py), in the order of each row of `recent`.
-RECENT_FIELDS = (
-    *("event_id", "request_id", "game_id", "game_name", "players", "winner", "route"),
-    *("gateway_id", "occurred_at_ms", "schema_version"),
-    *("projected_at_ms", "kafka_partition", "kafka_offset"),
-)
+RECENT_FIELDS = (*EVENT_FIELDS, "projected_at_ms", "kafka_partition", "kafka_offset")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Entry = dict[str, Any]
 INDEXES: tuple[tuple[str, list[tuple[str, int]]], ...] = (
@@ -91,8 +89,7 @@ def recent_entry(event: Event, projected_at: datetime) -> Entry:
 def newest(entries: Iterable[Entry], keep: int = RECENT_ENTRIES) -> list[Entry]:
     """The `keep` greatest entries by (occurred_at_ms, event_id), each event id once."""
     by_id = {str(entry["event_id"]): entry for entry in entries}
-    ranked = sorted(by_id.values(), key=lambda e: (e["occurred_at_ms"], e["event_id"]))
-    return ranked[::-1][:keep]
+    return heapq.nlargest(keep, by_id.values(), key=lambda e: (e["occurred_at_ms"], e["event_id"]))
 
 
 def encode_recent(entries: Sequence[Entry]) -> str:
@@ -206,8 +203,12 @@ class MongoProjection:
         }
 
     def _recent(self, kept: list[Entry], events: Sequence[Event], now: datetime) -> str:
-        fresh = [recent_entry(event, now) for event in events]
-        return encode_recent(newest([*kept, *fresh], self._recent_entries))
+        keep = self._recent_entries
+        # Only the batch's own newest can enter the list: rows for those alone, not for a
+        # whole merged batch of thousands.
+        top = heapq.nlargest(keep, events, key=lambda e: (e.occurred_at_ms, e.event_id))
+        fresh = [recent_entry(event, now) for event in top]
+        return encode_recent(newest([*kept, *fresh], keep))
 
     async def _create(
         self, partition: int, next_offset: int, events: Sequence[Event], now: datetime
