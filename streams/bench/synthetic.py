@@ -7,7 +7,6 @@ import random
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import TypeVar
 
 from squidstream.contract import GAMES, SCHEMA_VERSION, event_id_for
 from squidstream.games import draw_winner
@@ -15,8 +14,6 @@ from squidstream.settings import Settings
 from squidstream.topics import ensure_topics
 from streams.projection.deadletter import new_producer
 from streams.projection.decode import Event, encode
-
-E = TypeVar("E", bound=Event)
 
 
 def winner_for(game_id: int, players: int, rng: random.Random) -> int:
@@ -33,11 +30,10 @@ def played(
     route: str,
     gateway_id: str,
     occurred_at_ms: int,
-    kind: type[E] = Event,  # type: ignore[assignment]
-) -> E:
+) -> Event:
     """The event a gateway emits for this request: its event id, the game's name and a winner
     drawn by the game's rule."""
-    return kind(
+    return Event(
         event_id=event_id_for(request_id),
         request_id=request_id,
         game_id=game_id,

@@ -8,6 +8,7 @@ tests read whatever layout the writers produce today, never a copy of it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -60,9 +61,8 @@ def make_games(count: int, seed: int = 7, max_players: int = 30) -> list[SeedGam
             route=route,
             gateway_id="seed",
             occurred_at_ms=START_MS + i,
-            kind=SeedGame,
         )
-        games.append(game)
+        games.append(SeedGame(**dataclasses.asdict(game)))
     return games
 
 
