@@ -12,49 +12,56 @@ counting or grouping the collection.
 The same update sets `recent`: the partition's newest `RECENT_ENTRIES` entries by the log's
 order (occurred_at_ms desc, event id desc), not by offset, since an event routed through
 RabbitMQ can arrive after newer ones. The batch's fresh canonical events are merged into the
-list read at the start of the batch, so it holds every entry of the partition when it is not
-full, and when full every entry whose key is above its lowest. The views serve the log's
+list as the batch starts, so it holds every entry of the partition when it is not full, and
+when full every entry whose key is above its lowest. The sink keeps the list it wrote last
+and reads the stored one only when the document's `token` (new with every list) is not the
+one it wrote: another writer, a restart or a reset. The views serve the log's
 first pages from these few documents: FerretDB answers no sorted page from an index
-(views/stores/mongo_reports.py). The list is one JSON string, `{"fields": [...], "rows":
-[[...], ...]}`: FerretDB converts every nested value, and 4 documents of 200 subdocuments
-took 200 ms to read where the same rows as one string took 7 ms. A tracking document
+(views/stores/mongo_reports.py). The list is one JSON string (streams/sinks/recent_list.py):
+FerretDB converts every nested value, and 4 documents of 200 subdocuments took 200 ms to
+read where the same rows as one string took 7 ms. A tracking document
 written before `recent` existed is left without one (the views then read the collection)
 until a replay rebuilds it, since its list would lack the older entries.
 """
 
 from __future__ import annotations
 
-import heapq
-import json
+import asyncio
+import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo import DESCENDING, AsyncMongoClient
 from pymongo.errors import BulkWriteError
 
-from squidstream.contract import EVENT_FIELDS
 from squidstream.settings import Settings
 from streams.errors import SinkError, StoreBehind
 from streams.projection.batch import Batch
 from streams.projection.decode import Event
 from streams.sinks.errors import bounded, closed_on_failure, from_mongo, only_duplicates
+from streams.sinks.recent_list import (
+    RECENT_ENTRIES,
+    Row,
+    decode_rows,
+    encode_rows,
+    fresh_rows,
+    newest_rows,
+)
 
+T = TypeVar("T")
 TRACKING_COLLECTION = "projection_tracking"
-# Entries kept per partition: above the largest page (200, views/routes/audit.py) plus the one
-# that tells whether a next page exists, and a few pages deep for a filtered page.
-RECENT_ENTRIES = 500
-# What an AuditEntry shows (views/models.py), in the order of each row of `recent`.
-RECENT_FIELDS = (*EVENT_FIELDS, "projected_at_ms", "kafka_partition", "kafka_offset")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-Entry = dict[str, Any]
+# Inserts in flight at once per batch, each of at least INSERT_PIECE documents: FerretDB took
+# more documents/s with several writers than with one (stack/servers/ferretdb.py).
+WRITERS = 4
+INSERT_PIECE = 500
+# Keyset paging of the log, newest first: on MongoDB every page walks it (a game, route or
+# time filter too), and the totals come from the tracking documents, so no other index has a
+# reader. Each one costs every insert: FerretDB took 10-25% fewer documents/s with the three
+# single-field ones we used to keep (game_id, route, occurred_at_ms) than without.
 INDEXES: tuple[tuple[str, list[tuple[str, int]]], ...] = (
-    ("idx_occurred_at_ms", [("occurred_at_ms", ASCENDING)]),
-    ("idx_game_id", [("game_id", ASCENDING)]),
-    ("idx_route", [("route", ASCENDING)]),
-    # Keyset paging of the log, newest first.
     ("idx_log_page", [("occurred_at_ms", DESCENDING), ("_id", DESCENDING)]),
 )
 
@@ -71,44 +78,36 @@ def document(event: Event, projected_at: datetime) -> dict[str, Any]:
     }
 
 
-def epoch_ms(at: datetime) -> int:
-    """Whole milliseconds since the epoch, truncated as BSON stores a datetime."""
-    return (at - EPOCH) // timedelta(milliseconds=1)
-
-
-def recent_entry(event: Event, projected_at: datetime) -> Entry:
-    """The fields of one `recent` row, by name."""
-    return {
-        **event.game_fields(),
-        "projected_at_ms": epoch_ms(projected_at),
-        "kafka_partition": event.partition,
-        "kafka_offset": event.offset,
-    }
-
-
-def newest(entries: Iterable[Entry], keep: int = RECENT_ENTRIES) -> list[Entry]:
-    """The `keep` greatest entries by (occurred_at_ms, event_id), each event id once."""
-    by_id = {str(entry["event_id"]): entry for entry in entries}
-    return heapq.nlargest(keep, by_id.values(), key=lambda e: (e["occurred_at_ms"], e["event_id"]))
-
-
-def encode_recent(entries: Sequence[Entry]) -> str:
-    rows = [[entry.get(name) for name in RECENT_FIELDS] for entry in entries]
-    return json.dumps({"fields": RECENT_FIELDS, "rows": rows}, separators=(",", ":"))
-
-
-def decode_recent(text: str) -> list[Entry]:
-    stored = json.loads(text)
-    return [dict(zip(stored["fields"], row, strict=True)) for row in stored["rows"]]
-
-
 @dataclass(frozen=True, slots=True)
 class Tracked:
     """A partition's tracking document as a batch starts."""
 
     next_offset: int
+    # Changed with every write of the list: a list this sink holds is the stored one only
+    # while the document still has the token this sink wrote with it.
+    token: str | None
     # None: written before `recent` existed, so it is not kept (see the module docstring).
-    recent: list[Entry] | None
+    recent: list[Row] | None
+
+
+def pieces(docs: Sequence[T], writers: int, least: int = INSERT_PIECE) -> list[Sequence[T]]:
+    """`docs` cut into at most `writers` even pieces of at least `least` (one if fewer)."""
+    if not docs:
+        return []
+    count = max(1, min(writers, len(docs) // least))
+    size = -(-len(docs) // count)
+    return [docs[start : start + size] for start in range(0, len(docs), size)]
+
+
+async def all_or_first_error(calls: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Await the calls together; if any fails, cancel the rest and raise the first error as
+    it is (not an ExceptionGroup), so the lane still tells a transient error from poison."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for call in calls:
+                group.create_task(call)
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
 
 
 def totals_update(events: Sequence[Event]) -> dict[str, int]:
@@ -131,9 +130,13 @@ class MongoProjection:
         client: AsyncMongoClient[dict[str, Any]],
         settings: Settings,
         recent_entries: int = RECENT_ENTRIES,
+        writers: int = WRITERS,
     ) -> None:
         self._client = client
-        self._recent_entries = recent_entries
+        self._keep = recent_entries
+        self._writers = writers
+        # The last list this sink wrote per partition (see Tracked.token).
+        self._held: dict[int, Tracked] = {}
         self._db = client[settings.mongo_database]
         self._collection = self._db[settings.mongo_collection]
         self._tracking = self._db[TRACKING_COLLECTION]
@@ -158,7 +161,7 @@ class MongoProjection:
     async def _call(self, what: str, call: Any) -> Any:
         return await bounded(call, what, self._timeout_s, from_mongo)
 
-    async def _insert_new(self, docs: list[dict[str, Any]]) -> None:
+    async def _insert_new(self, docs: Sequence[dict[str, Any]]) -> None:
         """Insert the documents; one already there (a re-delivery) is not an error."""
         try:
             await self._collection.insert_many(docs, ordered=False)
@@ -178,42 +181,79 @@ class MongoProjection:
                 raise StoreBehind(self.name, partition, applied.get(partition, 0), span.first)
         fresh = [e for e in batch.canonical if e.offset >= applied.get(e.partition, 0)]
         now = datetime.now(UTC)
-        if fresh:
-            docs = [document(event, now) for event in fresh]
-            await self._call(f"Mongo batch of {len(docs)}", self._insert_new(docs))
-        for partition, span in sorted(batch.spans.items()):
-            events = [e for e in fresh if e.partition == partition]
-            known = tracked.get(partition)
-            if known is None:
-                await self._create(partition, span.next, events, now)
-            else:
-                await self._advance(partition, known, span.next, events, now)
+        # Documents carry their own `_id`, so their inserts commute: several at once. Every
+        # tracking update waits for all of them, so no offset advances past a missing document.
+        docs = [document(event, now) for event in fresh]
+        await all_or_first_error(
+            self._call(f"Mongo batch of {len(part)}", self._insert_new(part))
+            for part in pieces(docs, self._writers)
+        )
+        by_partition: dict[int, list[Event]] = {partition: [] for partition in batch.spans}
+        for event in fresh:
+            by_partition[event.partition].append(event)
+        await all_or_first_error(
+            self._track(partition, tracked.get(partition), span.next, by_partition[partition], now)
+            for partition, span in sorted(batch.spans.items())
+        )
 
-    async def _tracked(self, partitions: Any) -> dict[int, Tracked]:
+    def _track(
+        self,
+        partition: int,
+        known: Tracked | None,
+        next_offset: int,
+        events: Sequence[Event],
+        now: datetime,
+    ) -> Coroutine[Any, Any, None]:
+        if known is None:
+            return self._create(partition, next_offset, events, now)
+        return self._advance(partition, known, next_offset, events, now)
+
+    async def _tracked(self, partitions: Iterable[int]) -> dict[int, Tracked]:
+        """Each partition's tracking document; its list is read only when the one this sink
+        wrote last is not the stored one (another writer, a restart, a reset)."""
         ids = [self._doc_id(p) for p in partitions]
-        fields = {"partition": 1, "next_offset": 1, "recent": 1}
-        cursor = self._tracking.find({"_id": {"$in": ids}}, fields)
-        docs = await self._call("Mongo tracking", cursor.to_list(None))
-        return {
-            int(doc["partition"]): Tracked(
-                int(doc["next_offset"]),
-                None if doc.get("recent") is None else decode_recent(str(doc["recent"])),
-            )
-            for doc in docs
-        }
+        heads = await self._find_tracking(ids, {"partition": 1, "next_offset": 1, "token": 1})
+        found: dict[int, Tracked] = {}
+        stale = []
+        for doc in heads:
+            partition, head = int(doc["partition"]), self._head(doc)
+            held = self._held.get(partition)
+            if (
+                held is not None
+                and head.token is not None
+                and (held.next_offset, held.token) == (head.next_offset, head.token)
+            ):
+                found[partition] = held
+            else:
+                stale.append(doc["_id"])
+        if stale:
+            fields = {"partition": 1, "next_offset": 1, "token": 1, "recent": 1}
+            for doc in await self._find_tracking(stale, fields):
+                text = doc.get("recent")
+                head = self._head(doc)
+                rows = None if text is None else decode_rows(str(text))
+                found[int(doc["partition"])] = Tracked(head.next_offset, head.token, rows)
+        return found
 
-    def _recent(self, kept: list[Entry], events: Sequence[Event], now: datetime) -> str:
-        keep = self._recent_entries
-        # Only the batch's own newest can enter the list: rows for those alone, not for a
-        # whole merged batch of thousands.
-        top = heapq.nlargest(keep, events, key=lambda e: (e.occurred_at_ms, e.event_id))
-        fresh = [recent_entry(event, now) for event in top]
-        return encode_recent(newest([*kept, *fresh], keep))
+    @staticmethod
+    def _head(doc: dict[str, Any]) -> Tracked:
+        token = doc.get("token")
+        return Tracked(int(doc["next_offset"]), None if token is None else str(token), None)
+
+    async def _find_tracking(self, ids: list[str], fields: dict[str, int]) -> list[dict[str, Any]]:
+        cursor = self._tracking.find({"_id": {"$in": ids}}, fields)
+        docs: list[dict[str, Any]] = await self._call("Mongo tracking", cursor.to_list(None))
+        return docs
+
+    def _listed(self, kept: list[Row], events: Sequence[Event], now: datetime) -> list[Row]:
+        return newest_rows([*kept, *fresh_rows(events, now, self._keep)], self._keep)
 
     async def _create(
         self, partition: int, next_offset: int, events: Sequence[Event], now: datetime
     ) -> None:
         """The partition's first tracking document, holding its first batch."""
+        rows = self._listed([], events, now)
+        token = uuid.uuid4().hex
         doc: dict[str, Any] = {
             "_id": self._doc_id(partition),
             "topic": self._topic,
@@ -223,7 +263,8 @@ class MongoProjection:
             "events": 0,
             "games": {},
             "routes": {},
-            "recent": self._recent([], events, now),
+            "recent": encode_rows(rows),
+            "token": token,
         }
         for path, n in totals_update(events).items():
             head, _, tail = path.partition(".")
@@ -233,6 +274,7 @@ class MongoProjection:
                 doc[head] = n
         # A duplicate key here means another writer created it first: a SinkError, retried.
         await self._call(f"Mongo tracking of partition {partition}", self._tracking.insert_one(doc))
+        self._held[partition] = Tracked(next_offset, token, rows)
 
     async def _advance(
         self,
@@ -246,15 +288,25 @@ class MongoProjection:
         if next_offset <= known.next_offset:
             return
         update: dict[str, Any] = {"$set": {"next_offset": next_offset, "projected_at": now}}
+        listed = Tracked(next_offset, known.token, known.recent)
         if events:
             update["$inc"] = totals_update(events)
             if known.recent is not None:
-                update["$set"]["recent"] = self._recent(known.recent, events, now)
+                listed = Tracked(
+                    next_offset, uuid.uuid4().hex, self._listed(known.recent, events, now)
+                )
+                update["$set"]["recent"] = encode_rows(listed.recent or [])
+                update["$set"]["token"] = listed.token
         what = f"Mongo tracking of partition {partition}"
         cas = {"_id": self._doc_id(partition), "next_offset": known.next_offset}
+        if known.token is not None:
+            cas["token"] = known.token
+        self._held.pop(partition, None)  # until the write is known to have landed
         result = await self._call(what, self._tracking.update_one(cas, update))
         if result.matched_count != 1:
             raise SinkError(f"{what}: moved by another writer; retrying")
+        if listed.recent is not None:
+            self._held[partition] = listed
 
     def _doc_id(self, partition: int) -> str:
         return f"{self._topic}:{partition}"
@@ -265,6 +317,7 @@ class MongoProjection:
         return {int(doc["partition"]): int(doc["next_offset"]) for doc in docs}
 
     async def reset(self) -> None:
+        self._held.clear()
         await self._call("Mongo reset", self._collection.drop())
         await self._call("Mongo reset", self._tracking.delete_many({"topic": self._topic}))
         await self.create_indexes()

@@ -19,15 +19,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from squidstream.settings import Settings
 from streams.projection.decode import Event
-from streams.sinks.mongo import (
-    RECENT_ENTRIES,
-    TRACKING_COLLECTION,
-    MongoProjection,
-    decode_recent,
-    document,
-    epoch_ms,
-    newest,
-)
+from streams.sinks.mongo import TRACKING_COLLECTION, MongoProjection, document
+from streams.sinks.recent_list import RECENT_ENTRIES, decode_recent, epoch_ms, newest
 from tests.streams.sinks.scattered import batches, newest_first, of, scattered
 from views.routes.audit import audit_log
 
@@ -151,6 +144,26 @@ async def test_a_crash_between_the_inserts_and_the_update_lists_each_entry_once(
 
     (entries,) = (await listed(store)).values()
     assert ids(entries) == top(events, 0)
+
+
+@pytest.mark.stack
+async def test_a_list_another_writer_moved_on_is_read_again(store: Store, stack: Settings) -> None:
+    # Two workers take turns on the partitions (a rebalance): each sink holds the list it
+    # wrote last, and must not build on it once the other one has written a newer list.
+    settings = stack.model_copy(
+        update={"mongo_database": store.collection.database.name, "events_topic": store.topic}
+    )
+    client: AsyncMongoClient[Doc] = AsyncMongoClient(settings.mongo_url, tz_aware=True)
+    other = MongoProjection(client, settings, recent_entries=KEEP)
+    events = scattered(45, partitions=2, seed=17, spread_ms=25)
+    try:
+        for n, part in enumerate(batches(events, [9, 20, 28, 37])):
+            await (store.projection if n % 2 == 0 else other).apply(part)
+    finally:
+        await other.close()
+
+    for partition, entries in (await listed(store)).items():
+        assert ids(entries) == top(events, partition)
 
 
 @pytest.mark.stack

@@ -12,7 +12,7 @@ from pymongo.errors import BulkWriteError
 from squidstream.settings import Settings
 from streams.bench.synthetic import synthetic_events
 from streams.sinks.errors import only_duplicates
-from streams.sinks.mongo import MongoProjection, document
+from streams.sinks.mongo import MongoProjection, document, pieces
 from tests.streams.sinks.stores import Opened, batch, laid_out
 from views.stores.mongo_reports import MongoReports
 
@@ -48,3 +48,18 @@ def test_only_duplicate_key_errors_count_as_already_applied() -> None:
     mixed = BulkWriteError({"writeErrors": [{"code": 11000}, {"code": 121}]})
     assert only_duplicates(dup)
     assert not only_duplicates(mixed)
+
+
+@pytest.mark.parametrize(
+    ("count", "writers", "sizes"),
+    [(0, 4, []), (10, 4, [10]), (999, 4, [999]), (1000, 4, [500, 500]), (5000, 4, [1250] * 4)],
+)
+def test_a_batch_s_inserts_are_cut_into_few_even_pieces(
+    count: int, writers: int, sizes: list[int]
+) -> None:
+    docs = list(range(count))
+
+    cut = pieces(docs, writers, least=500)
+
+    assert [len(piece) for piece in cut] == sizes
+    assert [doc for piece in cut for doc in piece] == docs

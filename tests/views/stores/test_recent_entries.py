@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.projection.decode import Event
-from streams.sinks.mongo import encode_recent, newest, recent_entry
+from streams.sinks.recent_list import encode_recent, newest, recent_entry
 from tests.streams.sinks.scattered import BASE_MS, newest_first, scattered
 from views.stores.mongo_reports import LogFilter
 from views.stores.recent_entries import Key, RecentLog
