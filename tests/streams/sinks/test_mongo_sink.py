@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -11,8 +12,9 @@ from pymongo.errors import BulkWriteError
 
 from squidstream.settings import Settings
 from streams.bench.synthetic import synthetic_events
+from streams.errors import SinkError
 from streams.sinks.errors import only_duplicates
-from streams.sinks.mongo import MongoProjection, document, pieces
+from streams.sinks.mongo import MongoProjection, all_or_first_error, document, pieces
 from tests.streams.sinks.stores import Opened, batch, laid_out
 from views.stores.mongo_reports import MongoReports
 
@@ -63,3 +65,21 @@ def test_a_batch_s_inserts_are_cut_into_few_even_pieces(
 
     assert [len(piece) for piece in cut] == sizes
     assert [doc for piece in cut for doc in piece] == docs
+
+
+async def test_one_failed_piece_raises_its_own_error_and_stops_the_others() -> None:
+    stopped: list[str] = []
+
+    async def fails() -> None:
+        raise SinkError("Mongo batch of 500: no answer within the store timeout")
+
+    async def waits() -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            stopped.append("waits")
+            raise
+
+    with pytest.raises(SinkError, match="no answer"):  # not an ExceptionGroup: the lane sorts it
+        await all_or_first_error([waits(), fails()])
+    assert stopped == ["waits"]
