@@ -15,7 +15,7 @@ from stack import process
 from stack.errors import StackError
 from stack.paths import StackPaths
 from stack.ports import port_free, port_owner
-from stack.servers import ALL_CLASSES, SQL_SERVERS, Server, selected_classes
+from stack.servers import ALL_CLASSES, SQL_SERVERS, PostgreSQL, Server, selected_classes
 from stack.servers.base import Report
 from stack.servers.tidb import TiDB
 from stack.starter import probe, running_record, start_all
@@ -54,6 +54,11 @@ def _refuse_unselected(settings: Settings, names: list[str]) -> None:
     if not names:
         return
     name = names[0]
+    if name == PostgreSQL.name:
+        raise StackError(
+            f"postgresql runs only as FerretDB's backend (mongo_backend={settings.mongo_backend});"
+            " add --mongo-backend postgresql or set SQUID_MONGO_BACKEND=postgresql"
+        )
     if name in SQL_SERVERS:
         raise StackError(
             f"{name} is not the SQL server of these settings (sql_server={settings.sql_server});"

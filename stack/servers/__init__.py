@@ -27,6 +27,8 @@ ALL_CLASSES: tuple[type[Server], ...] = SERVER_CLASSES + tuple(
 SQL_SERVERS: dict[str, type[Server]] = {"mariadb": MariaDB, "tidb": TiDB}
 # The port each SQL server listens on when SQUID_SQL_PORT is not set (`stack up --sql NAME`).
 SQL_DEFAULT_PORTS: dict[str, int] = {"mariadb": 3306, "tidb": 4000}
+# FerretDB's backends by their `mongo_backend` setting; postgresql runs PostgreSQL too.
+MONGO_BACKENDS: tuple[str, ...] = ("sqlite", "postgresql")
 
 
 def selected_classes(settings: Settings) -> tuple[type[Server], ...]:
@@ -48,6 +50,7 @@ def selected_classes(settings: Settings) -> tuple[type[Server], ...]:
 
 __all__ = [
     "ALL_CLASSES",
+    "MONGO_BACKENDS",
     "SERVER_CLASSES",
     "SQL_DEFAULT_PORTS",
     "SQL_SERVERS",

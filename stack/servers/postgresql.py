@@ -102,7 +102,7 @@ class PostgreSQL(Server):
     def cwd(self) -> Path:
         return self.data_dir
 
-    async def _psql(self, sql: str, database: str = "postgres") -> str:
+    async def query(self, sql: str, database: str = "postgres") -> str:
         """Run SQL (psql's stdin, so backslash commands work) over TCP; its output, or raise."""
         argv = [
             self.executable(str(BIN_DIR / "psql")),
@@ -130,13 +130,13 @@ class PostgreSQL(Server):
         return out.decode().strip()
 
     async def check(self) -> None:
-        answer = await self._psql("SELECT 40 + 2")
+        answer = await self.query("SELECT 40 + 2")
         if answer != "42":
             raise RuntimeError(f"SELECT 40 + 2 answered {answer!r}")
 
     async def on_ready(self) -> None:
         # The cluster's templates are UTF8 / C already (initdb above), so is the new database.
-        await self._psql(
+        await self.query(
             f"SELECT 'CREATE DATABASE {FERRETDB_DATABASE}' WHERE NOT EXISTS"
             f" (SELECT FROM pg_database WHERE datname = '{FERRETDB_DATABASE}')\\gexec"
         )
