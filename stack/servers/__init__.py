@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from squidstream.settings import Settings
 from stack.servers.base import Server
 from stack.servers.ferretdb import FerretDB
@@ -48,6 +50,14 @@ def selected_classes(settings: Settings) -> tuple[type[Server], ...]:
     return tuple(selected)
 
 
+def with_backend(settings: Settings, only: Sequence[str] | None) -> Sequence[str] | None:
+    """`only` plus postgresql when it names ferretdb on that backend (so `up --only ferretdb`
+    and a fault's restart of FerretDB find their PostgreSQL running)."""
+    if only is None or "ferretdb" not in only or settings.mongo_backend != "postgresql":
+        return only
+    return [*only, PostgreSQL.name]
+
+
 __all__ = [
     "ALL_CLASSES",
     "MONGO_BACKENDS",
@@ -63,4 +73,5 @@ __all__ = [
     "Server",
     "TiDB",
     "selected_classes",
+    "with_backend",
 ]

@@ -15,7 +15,7 @@ from stack import manager, process
 from stack.cli import command_settings
 from stack.errors import StackError
 from stack.paths import StackPaths
-from stack.servers import FerretDB, PostgreSQL
+from stack.servers import FerretDB, PostgreSQL, with_backend
 from tests.helpers import unique_name
 from tests.stack.private import private_stack
 
@@ -27,6 +27,16 @@ def test_postgresql_runs_only_for_that_backend_and_before_ferretdb() -> None:
     names = manager.server_names(Settings(mongo_backend="postgresql"))
     assert names.index("postgresql") < names.index("ferretdb")
     assert "postgresql" in manager.server_names()
+
+
+def test_only_ferretdb_brings_its_postgresql_on_that_backend_alone() -> None:
+    assert with_backend(Settings(mongo_backend="postgresql"), ["ferretdb"]) == [
+        "ferretdb",
+        "postgresql",
+    ]
+    assert with_backend(Settings(mongo_backend="sqlite"), ["ferretdb"]) == ["ferretdb"]
+    assert with_backend(Settings(mongo_backend="postgresql"), ["redis"]) == ["redis"]
+    assert with_backend(Settings(mongo_backend="postgresql"), None) is None
 
 
 def test_naming_postgresql_on_the_sqlite_backend_is_refused_with_the_fix() -> None:
