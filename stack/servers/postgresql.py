@@ -10,7 +10,25 @@ Stopping: `down` sends SIGTERM to the whole process group, so the postmaster sta
 shutdown while its backends end their sessions at once; that is a clean shutdown (a final
 checkpoint, no recovery at the next start).
 
-MEASUREMENTS_PLACEHOLDER
+Why SQLite stays the default backend: PostgreSQL is not faster end to end here. Measured on
+our polyglot machine (2 cores shared with other work, 24 GiB, Debian 12), 2026-12-01/02,
+FerretDB v1.24.2 on SQLite vs on PostgreSQL 15.18 (these settings), runs alternating
+between the two, `python -m tests.stack.mongo_backend_bench lane|drain 40000 3` (its first
+sittings from a draft of the same calls), events/s:
+
+- The Mongo lane alone (MongoProjection.apply, 1,000-event batches; what the streams bench
+  calls "mongo alone"): even. Quiet machine (load 0.15 -> 0.76): sqlite 9,226 / 7,986 /
+  9,125 vs postgresql 8,409 / 9,158 / 7,613, paired ratios 0.91, 1.15, 0.83. Three earlier
+  sittings (20,000 or 40,000 events, load 2.3 -> 3.3, 11 pairs): ratios 0.70 to 1.25, median 1.00.
+- The drain end to end (one worker, three projections, 40,000 preloaded events; FerretDB
+  restarted on the other backend between runs): three sittings, paired ratios 1.13, 0.79,
+  0.75 (load 1.3 -> 4.2), 0.76, 1.06, 1.26 (load 3.6 -> 3.5), 1.08, 1.20, 0.77 (load 1.7 ->
+  1.8); medians per sitting sqlite 1,170 / 1,057 / 1,596 vs postgresql 1,036 / 1,116 / 1,559.
+  The Python worker, not the store, sets the drain's pace.
+- What PostgreSQL does save is CPU: FerretDB plus every PostgreSQL process spent 44-65 us per
+  event in the lane against FerretDB alone on SQLite (modernc's C-to-Go SQLite) 86-126 us,
+  and 5.5-6.3 s per 40,000-event drain against 9.7-12.9 s. Worth the switch when something
+  else needs those cores, or with several writers at once (not measured here).
 """
 
 from __future__ import annotations
@@ -36,16 +54,16 @@ PSQL_TIMEOUT_S = 3
 
 
 class PostgreSQL(Server):
-    name = "postgresql"
-    port_field = "postgres_port"
-    start_timeout_s = 60.0
-    # The shutdown checkpoint writes whatever is dirty in shared_buffers.
-    stop_timeout_s = 60.0
+    # Absolute paths: find_binary takes them as they are.
     packages: ClassVar[dict[str, str]] = {
         str(BIN_DIR / "postgres"): "postgresql-15",
         str(BIN_DIR / "initdb"): "postgresql-15",
         str(BIN_DIR / "psql"): "postgresql-client-15",
     }
+    name = "postgresql"
+    port_field = "postgres_port"
+    # The shutdown checkpoint writes whatever is dirty in shared_buffers.
+    stop_timeout_s = 60.0
 
     @property
     def marker(self) -> str:
@@ -53,10 +71,9 @@ class PostgreSQL(Server):
 
     def prepare(self, report: Report) -> None:
         super().prepare(report)
-        blocked = unreachable_for_others(self.data_dir)
-        if blocked is not None:
-            reason = f"user {SERVICE_USER} cannot enter {blocked}; use a SQUID_DATA_DIR elsewhere"
-            raise ServerError(self.name, reason)
+        if (blocked := unreachable_for_others(self.data_dir)) is not None:
+            elsewhere = "use a SQUID_DATA_DIR elsewhere"
+            raise ServerError(self.name, f"user {SERVICE_USER} cannot enter {blocked}; {elsewhere}")
         # PostgreSQL refuses a data folder that others can read, or that it does not own.
         shutil.chown(self.data_dir, SERVICE_USER, SERVICE_USER)
         self.data_dir.chmod(0o700)

@@ -34,6 +34,7 @@ from tests.stack.private import private_stack
 BATCH = 1000
 ON_POSTGRESQL = {"mongo_backend": "postgresql"}
 Run = Callable[[Settings], float]
+Setup = Callable[[Settings], None]
 
 
 def load() -> str:
@@ -56,13 +57,18 @@ def mongo_cpu_s(settings: Settings) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def interleaved(stacks: dict[str, Settings], run: Run, runs: int, events: int) -> None:
-    """`runs` runs per backend, alternating which goes first; a summary at the end."""
+def interleaved(
+    stacks: dict[str, Settings], run: Run, runs: int, events: int, setup: Setup | None = None
+) -> None:
+    """`runs` runs per backend, alternating which goes first, each after `setup` (neither
+    timed nor counted in the CPU); a summary at the end."""
     rates: dict[str, list[float]] = {name: [] for name in stacks}
     print(f"load at start {load()}", flush=True)
     for index in range(runs):
         order = list(stacks.items())
         for name, settings in order if index % 2 == 0 else reversed(order):
+            if setup is not None:
+                setup(settings)
             before = mongo_cpu_s(settings)
             rate = run(settings)
             cpu = mongo_cpu_s(settings) - before
@@ -109,19 +115,20 @@ def drain(count: int, runs: int) -> None:
         benched = {"sqlite": bench_settings(lite, tag), "postgresql": bench_settings(pg, tag)}
         serving = [pg]
 
-        def run(settings: Settings) -> float:
+        def setup(settings: Settings) -> None:
             if settings.mongo_backend != serving[0].mongo_backend:
                 manager.down(serving[0], ["ferretdb"], report=lambda _: None)
                 manager.up(settings, ["ferretdb"], report=lambda _: None)
                 serving[0] = settings
-            one = benched[settings.mongo_backend]
-            asyncio.run(reproject_from_zero(one))
-            return asyncio.run(worker_drain(one, count, log_dir))
+            asyncio.run(reproject_from_zero(benched[settings.mongo_backend]))
+
+        def run(settings: Settings) -> float:
+            return asyncio.run(worker_drain(benched[settings.mongo_backend], count, log_dir))
 
         asyncio.run(preload(benched["postgresql"], synthetic_events(count, seed=1)))
         # Discarded: the first drain creates the group, the changelogs and the offsets topic.
         asyncio.run(worker_drain(benched["postgresql"], count, log_dir))
-        interleaved({"sqlite": lite, "postgresql": pg}, run, runs, count)
+        interleaved({"sqlite": lite, "postgresql": pg}, run, runs, count, setup)
         asyncio.run(clean_up(benched["postgresql"], benched["postgresql"].faust_app_id))
 
 
