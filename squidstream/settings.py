@@ -157,6 +157,10 @@ class Settings(BaseSettings):
     mongo_password: SecretStr | None = None
     mongo_auth_source: str = "admin"
     mongo_tls: bool = False
+    # Where the local stack's FerretDB keeps its data: SQLite files, or the stack's own
+    # PostgreSQL (a sixth server, on postgres_port). See stack/servers/postgresql.py.
+    mongo_backend: str = Field("sqlite", pattern="^(sqlite|postgresql)$")
+    postgres_port: Port = 5432
 
     # The CA bundle our clients trust for every TLS connection to a broker or store above
     # (and to the gateways, see below). Unset: the system's CAs.

@@ -10,7 +10,7 @@ import sys
 from squidstream.settings import Settings, load_settings
 from stack import faults, manager
 from stack.errors import StackError
-from stack.servers import SQL_DEFAULT_PORTS, SQL_SERVERS
+from stack.servers import MONGO_BACKENDS, SQL_DEFAULT_PORTS, SQL_SERVERS
 from stack.servers.kafka import MAX_BROKERS
 
 FAULT_HELP = {
@@ -69,6 +69,12 @@ def _add_layout_options(action: argparse.ArgumentParser) -> None:
         f" SQUID_SQL_PORT it listens on its own default port: {_default_ports()})",
     )
     action.add_argument(
+        "--mongo-backend",
+        choices=MONGO_BACKENDS,
+        help="FerretDB's backend (sets SQUID_MONGO_BACKEND for this command): sqlite files,"
+        " or postgresql, which also runs the stack's PostgreSQL on SQUID_POSTGRES_PORT",
+    )
+    action.add_argument(
         "--kafka-brokers",
         type=int,
         choices=range(1, MAX_BROKERS + 1),
@@ -84,7 +90,8 @@ def _default_ports() -> str:
 
 
 def command_settings(args: argparse.Namespace) -> Settings:
-    """The settings from the environment, with `--sql` applied.
+    """The settings from the environment, with `--sql`, `--mongo-backend` and
+    `--kafka-brokers` applied.
 
     `--sql tidb` alone moves the SQL port to TiDB's 4000, so it never collides with a MariaDB
     on 3306; an explicit SQUID_SQL_PORT always wins.
@@ -94,6 +101,9 @@ def command_settings(args: argparse.Namespace) -> Settings:
     brokers: int | None = getattr(args, "kafka_brokers", None)
     if brokers is not None:
         update["kafka_brokers"] = brokers
+    backend: str | None = getattr(args, "mongo_backend", None)
+    if backend is not None:
+        update["mongo_backend"] = backend
     chosen: str | None = args.sql
     if chosen is not None:
         update["sql_server"] = chosen

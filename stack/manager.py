@@ -15,7 +15,14 @@ from stack import process
 from stack.errors import StackError
 from stack.paths import StackPaths
 from stack.ports import port_free, port_owner
-from stack.servers import ALL_CLASSES, SQL_SERVERS, Server, selected_classes
+from stack.servers import (
+    ALL_CLASSES,
+    SQL_SERVERS,
+    PostgreSQL,
+    Server,
+    selected_classes,
+    with_backend,
+)
 from stack.servers.base import Report
 from stack.servers.tidb import TiDB
 from stack.starter import probe, running_record, start_all
@@ -54,6 +61,11 @@ def _refuse_unselected(settings: Settings, names: list[str]) -> None:
     if not names:
         return
     name = names[0]
+    if name == PostgreSQL.name:
+        raise StackError(
+            f"postgresql runs only as FerretDB's backend (mongo_backend={settings.mongo_backend});"
+            " add --mongo-backend postgresql or set SQUID_MONGO_BACKEND=postgresql"
+        )
     if name in SQL_SERVERS:
         raise StackError(
             f"{name} is not the SQL server of these settings (sql_server={settings.sql_server});"
@@ -103,9 +115,10 @@ def up(
 ) -> None:
     """Install, build and start what is missing, then wait until every server answers.
 
-    Raises StackError naming each server that failed, after trying all of them.
+    Raises StackError naming each server that failed, after trying all of them. `only` naming
+    ferretdb on the postgresql backend starts PostgreSQL too.
     """
-    servers = make_servers(settings, only)
+    servers = make_servers(settings, with_backend(settings, only))
     paths = StackPaths(settings.data_dir)
     paths.create()
     with stack_lock(paths, report):

@@ -1,4 +1,5 @@
-// Command ferretdb runs an embedded FerretDB v1 on its SQLite backend for the local stack.
+// Command ferretdb runs an embedded FerretDB v1 for the local stack, on its SQLite backend
+// (files under -sqlite-dir) or its PostgreSQL one (the database at -postgresql-url).
 //
 // It embeds the ferretdb package instead of building cmd/ferretdb, whose binary panics when
 // built outside FerretDB's own tree (it expects a generated version file).
@@ -9,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -23,29 +25,25 @@ const gcPercent = 400
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
+	handler := flag.String("handler", "sqlite", "backend: sqlite or postgresql")
 	dataDir := flag.String("sqlite-dir", "data/ferretdb", "directory for the SQLite database files")
+	// FerretDB opens its pool on the first command and retries on the next one, so it may
+	// start before PostgreSQL answers.
+	pgURL := flag.String("postgresql-url", "", "PostgreSQL database URL for -handler postgresql")
 	// Not warn: FerretDB logs every unsupported command as a multi-line WARN, and pymongo
 	// sends one (endSessions) each time a client closes. Clients see such errors anyway.
 	logLevel := flag.String("log-level", "error", "debug, info, warn or error")
 	flag.Parse()
 
-	if err := run(*listen, *dataDir, *logLevel); err != nil {
+	if err := run(*listen, *handler, *dataDir, *pgURL, *logLevel); err != nil {
 		fmt.Fprintf(os.Stderr, "ferretdb: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(listen, dataDir, logLevel string) error {
-	abs, err := filepath.Abs(dataDir)
-	if err != nil {
-		return err
-	}
-	if err = os.MkdirAll(abs, 0o755); err != nil {
-		return err
-	}
-
+func run(listen, handler, dataDir, pgURL, logLevel string) error {
 	var level slog.Level
-	if err = level.UnmarshalText([]byte(logLevel)); err != nil {
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("bad -log-level: %w", err)
 	}
 	// FerretDB's SQL layer calls Logger.With(query args) for every statement, even when debug
@@ -60,24 +58,52 @@ func run(listen, dataDir, logLevel string) error {
 		debug.SetGCPercent(gcPercent)
 	}
 
-	// The SQLite handler wants a directory URI that ends with a slash.
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: listen},
-		Logger:    logger,
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + abs + "/",
-	})
+	config := &ferretdb.Config{Listener: ferretdb.ListenerConfig{TCP: listen}, Logger: logger, Handler: handler}
+	var serves string
+	switch handler {
+	case "sqlite":
+		abs, err := filepath.Abs(dataDir)
+		if err != nil {
+			return err
+		}
+		if err = os.MkdirAll(abs, 0o755); err != nil {
+			return err
+		}
+		// The SQLite handler wants a directory URI that ends with a slash.
+		config.SQLiteURL = "file:" + abs + "/"
+		serves = "data in " + abs
+	case "postgresql":
+		if pgURL == "" {
+			return fmt.Errorf("-handler postgresql needs -postgresql-url")
+		}
+		config.PostgreSQLURL = pgURL
+		serves = "data in PostgreSQL at " + redacted(pgURL)
+	default:
+		return fmt.Errorf("bad -handler %q: sqlite or postgresql", handler)
+	}
+
+	f, err := ferretdb.New(config)
 	if err != nil {
 		return err
 	}
 
-	// SIGTERM from `squidstream stack down` ends Run cleanly, which closes the SQLite files.
+	// SIGTERM from `squidstream stack down` ends Run cleanly, which closes the SQLite files
+	// or the PostgreSQL connections.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
 	// Printed whatever the level, so the log always shows what this process serves.
-	fmt.Printf("ferretdb (embedded v1, sqlite) listening on %s, data in %s\n", listen, abs)
+	fmt.Printf("ferretdb (embedded v1, %s) listening on %s, %s\n", handler, listen, serves)
 	return f.Run(ctx)
+}
+
+// redacted is the URL without its password, for the log.
+func redacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
 
 // lazyHandler defers WithAttrs and WithGroup until a record is actually handled, so loggers

@@ -1,4 +1,5 @@
-"""FerretDB v1 on SQLite, built from stack/ferretdb/ (a Go program embedding the package)."""
+"""FerretDB v1 on SQLite or on the stack's PostgreSQL (`mongo_backend`), built from
+stack/ferretdb/ (a Go program embedding the package)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from stack.errors import ServerError
 from stack.install import find_binary
 from stack.servers.base import STACK_SOURCES, tcp_accepts
 from stack.servers.built import BuiltServer
+from stack.servers.postgresql import ferretdb_url
 
 SOURCE_DIR = STACK_SOURCES / "ferretdb"
 SOURCE_FILES = ("main.go", "go.mod", "go.sum")
@@ -58,13 +60,19 @@ class FerretDB(BuiltServer):
         self._unplaced_binary.replace(self.binary)
 
     def argv(self) -> list[str]:
+        backend = ["-sqlite-dir", str(self.data_dir)]
+        if self.settings.mongo_backend == "postgresql":
+            backend = ["-postgresql-url", ferretdb_url(self.settings.postgres_port)]
         return [
             str(self.binary),
             "-listen", f"{self.bind_host}:{self.port}",
-            "-sqlite-dir", str(self.data_dir),
+            "-handler", self.settings.mongo_backend,
+            *backend,
         ]  # fmt: skip
 
     async def check(self) -> None:
+        # ping reaches the backend too: on PostgreSQL it opens FerretDB's pool, so FerretDB
+        # counts as healthy only once PostgreSQL answers and has the ferretdb database.
         # pymongo's background monitor leaks its socket if the client is closed while it is
         # still dialling a dead port, so only build a client once the port accepts.
         await tcp_accepts(self.settings.mongo_host, self.port)

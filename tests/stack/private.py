@@ -51,6 +51,7 @@ def private_settings(
         redis_port=free_port(),
         sql_port=free_port(),
         mongo_port=free_port(),
+        postgres_port=free_port(),
         rabbitmq_port=free_port(),
         rabbitmq_dist_port=free_port(),
         kafka_brokers=kafka_brokers,
@@ -107,7 +108,7 @@ def private_stack(
     started (unless start=False), always stopped and deleted afterwards."""
     reap_orphans()
     root = Path(tempfile.mkdtemp(prefix=PREFIX))
-    root.chmod(0o755)  # RabbitMQ runs as the rabbitmq user and must enter it
+    root.chmod(0o755)  # RabbitMQ and PostgreSQL run as their own users and must enter it
     (root / OWNER_FILE).write_text(f"{os.getpid()}\n", encoding="ascii")
     settings = private_settings(root, kafka_brokers, overrides)
     try:

@@ -11,7 +11,7 @@ import pytest
 from squidstream.settings import Settings
 from stack.errors import StackError
 from stack.paths import StackPaths
-from stack.servers import FerretDB, Kafka, MariaDB, RabbitMQ, Redis, TiDB
+from stack.servers import FerretDB, Kafka, MariaDB, PostgreSQL, RabbitMQ, Redis, TiDB
 from stack.servers.base import Server, write_config
 
 
@@ -24,13 +24,19 @@ from stack.servers.base import Server, write_config
         (FerretDB, 6003, "SQUID_MONGO_PORT"),
         (RabbitMQ, 6004, "SQUID_RABBITMQ_PORT"),
         (Kafka, 6005, "SQUID_KAFKA_PORT"),
+        (PostgreSQL, 6006, "SQUID_POSTGRES_PORT"),
     ],
 )
 def test_each_server_listens_on_its_settings_port_and_names_its_variable(
     server: type[Server], port: int, variable: str, tmp_path: Path
 ) -> None:
     settings = Settings(
-        redis_port=6001, sql_port=6002, mongo_port=6003, rabbitmq_port=6004, kafka_port=6005
+        redis_port=6001,
+        sql_port=6002,
+        mongo_port=6003,
+        rabbitmq_port=6004,
+        kafka_port=6005,
+        postgres_port=6006,
     )
     running = server(settings, StackPaths(tmp_path))
     assert (running.port, running.port_setting) == (port, variable)
