@@ -72,7 +72,7 @@ stack-status: venv ## Table of servers, ports, pids and health
 test: tidb-prebuild setup lint ## Set up, lint, start the stack, run every test (MariaDB, then TiDB), stop the stack
 	@trap 'kill -TERM -- -$$(cat $(TIDB_BUILD_PID) 2>/dev/null) 2>/dev/null; $(SQUID) stack down' EXIT; \
 	$(SQUID) stack up || exit 1; \
-	$(BIN)/pytest -ra -m "not soak" $(PYTEST_ARGS); rc=$$?; \
+	$(BIN)/pytest -ra --durations=25 -m "not soak" $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; rc=0; fi; \
 	[ $$rc -ne 0 ] || $(MAKE) --no-print-directory test-tidb || rc=1; \
 	exit $$rc

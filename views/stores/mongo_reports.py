@@ -52,7 +52,7 @@ from views.models import (
     RouteCounts,
     TopGames,
 )
-from views.stores.recent_entries import Key, RecentLog, key_of
+from views.stores.recent_entries import Key, ParsedLists, RecentLog, key_of
 
 T = TypeVar("T")
 Doc = dict[str, Any]
@@ -236,6 +236,7 @@ class MongoReports:
         self._pending: dict[str, asyncio.Future[list[Doc]]] = {}
         # Log pages answered from the tracking documents ("recent") or the collection.
         self.served: Counter[str] = Counter()
+        self._parsed = ParsedLists()
 
     async def _call(self, awaitable: Awaitable[T]) -> T:
         try:
@@ -296,12 +297,11 @@ class MongoReports:
             entries=entries,
         )
 
-    @staticmethod
     def _recent_page(
-        tracking: list[Doc], where: LogFilter, after: LogCursor | None, page_size: int
+        self, tracking: list[Doc], where: LogFilter, after: LogCursor | None, page_size: int
     ) -> Page | None:
         """The page from the tracking documents' lists, or None if they cannot tell it."""
-        recent = RecentLog.of(tracking)
+        recent = RecentLog.of(tracking, self._parsed)
         if recent is None:
             return None
         # One entry more than the page tells whether a next page exists, without a count.

@@ -61,6 +61,28 @@ def listed(doc: Doc) -> Listed | None:
     return Listed(fields, rows, keys)
 
 
+class ParsedLists:
+    """Lists parsed earlier, by tracking document, reused while its `token` is unchanged.
+
+    The sink writes a new token with every new list (streams/sinks/mongo.py), so an equal
+    token means an equal list; a document without one is parsed every time.
+    """
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, tuple[str, Listed | None]] = {}
+
+    def __call__(self, doc: Doc) -> Listed | None:
+        token, doc_id = doc.get("token"), str(doc.get("_id"))
+        if not isinstance(token, str):
+            return listed(doc)
+        held = self._parsed.get(doc_id)
+        if held is not None and held[0] == token:
+            return held[1]
+        found = listed(doc)
+        self._parsed[doc_id] = (token, found)
+        return found
+
+
 @dataclass(frozen=True)
 class RecentLog:
     """Every partition's list, and the key below which the merged lists stop being exact."""
@@ -70,14 +92,16 @@ class RecentLog:
     horizon: Key | None
 
     @classmethod
-    def of(cls, tracking: Sequence[Doc]) -> RecentLog | None:
+    def of(
+        cls, tracking: Sequence[Doc], parse: Callable[[Doc], Listed | None] = listed
+    ) -> RecentLog | None:
         """The lists; None when a document has none, or holds more than it counted."""
         if not tracking:
             return None  # nothing committed yet: the collection says what it holds
         lists: list[Listed] = []
         lowest: list[Key] = []
         for doc in tracking:
-            found = listed(doc)
+            found = parse(doc)
             events = int(doc.get("events", 0))
             if found is None or len(found.rows) > events or (events and not found.rows):
                 return None

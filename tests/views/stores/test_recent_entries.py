@@ -20,7 +20,7 @@ from streams.projection.decode import Event
 from streams.sinks.recent_list import encode_recent, newest, recent_entry
 from tests.streams.sinks.scattered import BASE_MS, newest_first, scattered
 from views.stores.mongo_reports import LogFilter
-from views.stores.recent_entries import Key, RecentLog
+from views.stores.recent_entries import Key, ParsedLists, RecentLog
 
 AT = datetime(2026, 1, 1, 1, tzinfo=UTC)
 Doc = dict[str, Any]
@@ -132,3 +132,18 @@ def test_a_document_without_a_usable_list_or_with_more_than_it_counted_abstains(
     assert RecentLog.of([{"events": 0, "recent": listed}]) is None
     assert RecentLog.of([{"events": 2, "recent": encode_recent([])}]) is None
     assert RecentLog.of([{"events": 1, "recent": listed}]) is not None
+
+
+def test_a_list_is_parsed_again_only_when_its_token_changed() -> None:
+    events = scattered(6, partitions=1, seed=5)
+    (doc,) = tracking(events, partitions=1, keep=4)
+    parsed = ParsedLists()
+    first = {**doc, "_id": "t:0", "token": "a"}
+
+    assert parsed(first) is parsed(dict(first))  # the same token: the same parse
+    changed = {**tracking(events[:3], partitions=1, keep=4)[0], "_id": "t:0", "token": "b"}
+    again = parsed(changed)
+    assert again is not None
+    assert len(again.rows) == 3
+    untokened = {**doc, "_id": "t:0"}
+    assert parsed(untokened) is not parsed(untokened)  # no token: never reused
