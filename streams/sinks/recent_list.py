@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from squidstream.contract import EVENT_FIELDS
 from streams.projection.decode import Event
@@ -26,6 +26,7 @@ RECENT_ENTRIES = 500
 RECENT_FIELDS = (*EVENT_FIELDS, "projected_at_ms", "kafka_partition", "kafka_offset")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Entry = dict[str, Any]
+T = TypeVar("T")
 Key = tuple[int, str]
 # One entry: its key, and its row as JSON text.
 Row = tuple[Key, str]
@@ -53,10 +54,16 @@ def row_of(entry: Entry) -> Row:
     return key, json.dumps([entry.get(name) for name in RECENT_FIELDS], separators=_COMPACT)
 
 
+def _greatest(items: Iterable[T], keep: int, key: Callable[[T], Key]) -> list[T]:
+    """The `keep` greatest items by key, each event id (the key's second part) once; a later
+    item wins."""
+    by_id = {key(item)[1]: item for item in items}
+    return heapq.nlargest(keep, by_id.values(), key=key)
+
+
 def newest_rows(rows: Iterable[Row], keep: int = RECENT_ENTRIES) -> list[Row]:
     """The `keep` greatest rows by key, each event id once (a later row wins)."""
-    by_id = {key[1]: (key, text) for key, text in rows}
-    return heapq.nlargest(keep, by_id.values(), key=itemgetter(0))
+    return _greatest(rows, keep, itemgetter(0))
 
 
 def fresh_rows(events: Sequence[Event], projected_at: datetime, keep: int) -> list[Row]:
@@ -76,8 +83,7 @@ def decode_rows(text: str) -> list[Row]:
 
 def newest(entries: Iterable[Entry], keep: int = RECENT_ENTRIES) -> list[Entry]:
     """The `keep` greatest entries by (occurred_at_ms, event_id), each event id once."""
-    by_id = {str(entry["event_id"]): entry for entry in entries}
-    return heapq.nlargest(keep, by_id.values(), key=lambda e: (e["occurred_at_ms"], e["event_id"]))
+    return _greatest(entries, keep, lambda e: (int(e["occurred_at_ms"]), str(e["event_id"])))
 
 
 def encode_recent(entries: Sequence[Entry]) -> str:
