@@ -1,9 +1,17 @@
 """FerretDB v1 on SQLite or on the stack's PostgreSQL (`mongo_backend`), built from
-stack/ferretdb/ (a Go program embedding the package)."""
+stack/ferretdb/ (a Go program embedding the package).
+
+The build patches one line of a copy of FerretDB's source (stack/ferretdb/patch.json says
+which and why): without it every lookup by `_id` on SQLite scans the collection. The line
+is checked first, so a FerretDB whose source moved on fails the build instead of building
+unpatched.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,7 +24,8 @@ from stack.servers.built import BuiltServer
 from stack.servers.postgresql import ferretdb_url
 
 SOURCE_DIR = STACK_SOURCES / "ferretdb"
-SOURCE_FILES = ("main.go", "go.mod", "go.sum")
+SOURCE_FILES = ("main.go", "go.mod", "go.sum", "patch.json")
+PATCH = SOURCE_DIR / "patch.json"
 
 
 class FerretDB(BuiltServer):
@@ -46,17 +55,50 @@ class FerretDB(BuiltServer):
             raise ServerError(self.name, "`go` not found; install Go >= 1.24 to build FerretDB")
         return [go, "build", "-trimpath", "-o", str(self._unplaced_binary), "."]
 
+    @property
+    def _build_dir(self) -> Path:
+        return self.paths.bin / "ferretdb-build"
+
+    def _go(self, argv: list[str], cwd: Path, env: dict[str, str]) -> str:
+        done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise ServerError(
+                self.name, f"{' '.join(argv[1:3])} failed:\n{done.stdout}{done.stderr}"
+            )
+        return done.stdout
+
+    def _prepare_sources(self, go: str, env: dict[str, str]) -> None:
+        """Our program beside a patched copy of FerretDB's module, which go.mod points to.
+
+        (`go build -overlay` would be shorter, but it refuses files in the module cache.)
+        """
+        patch = json.loads(PATCH.read_text())
+        found = self._go([go, "mod", "download", "-json", patch["module"]], SOURCE_DIR, env)
+        shutil.rmtree(self._build_dir, ignore_errors=True)
+        copy = self._build_dir / "src"
+        # Module cache files are read-only: the copies are made writable.
+        shutil.copytree(json.loads(found)["Dir"], copy, copy_function=shutil.copyfile)
+        patched = copy / patch["file"]
+        text = patched.read_text()
+        if text.count(patch["old"]) != 1:
+            raise ServerError(self.name, f"{patch['file']} no longer holds {patch['old']!r}")
+        patched.write_text(text.replace(patch["old"], patch["new"]))
+        for name in ("main.go", "go.sum"):
+            shutil.copyfile(SOURCE_DIR / name, self._build_dir / name)
+        go_mod = (SOURCE_DIR / "go.mod").read_text()
+        replace = f"\n// Written by the stack's build: {PATCH.name} says why.\n"
+        (self._build_dir / "go.mod").write_text(
+            f"{go_mod}{replace}replace {patch['module']} => ./src\n"
+        )
+
     def build_notice(self) -> str:
         return "the binary with `go build` (first run only, about a minute)"
 
     def run_build(self, command: list[str]) -> None:
         self.paths.bin.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "CGO_ENABLED": "0"}
-        done = subprocess.run(
-            command, cwd=SOURCE_DIR, env=env, capture_output=True, text=True, check=False
-        )
-        if done.returncode != 0:
-            raise ServerError(self.name, f"go build failed:\n{done.stdout}{done.stderr}")
+        self._prepare_sources(command[0], env)
+        self._go(command, self._build_dir, env)
         self._unplaced_binary.replace(self.binary)
 
     def argv(self) -> list[str]:

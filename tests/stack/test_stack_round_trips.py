@@ -134,3 +134,20 @@ async def test_ferretdb_returns_a_stored_document(stack: Settings) -> None:
     finally:
         await client.drop_database(database)
         await client.close()
+
+
+async def test_ferretdb_finds_a_document_by_id_from_its_index(stack: Settings) -> None:
+    # stack/ferretdb/patch.json: unpatched, FerretDB 1.24 on SQLite scans for every `_id`.
+    if stack.mongo_backend != "sqlite":
+        pytest.skip("the patched lookup is FerretDB's SQLite backend")
+    database = unique_name("stack_mongo")
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(stack.mongo_url)
+    try:
+        collection = client[database]["audit"]
+        await collection.insert_many([{"_id": f"event-{n}"} for n in range(50)])
+        plan = await collection.find({"_id": "event-7"}).explain()
+        assert "USING INDEX" in " ".join(plan["queryPlanner"]["Plan"]), plan
+        assert await collection.find_one({"_id": "event-7"}) == {"_id": "event-7"}
+    finally:
+        await client.drop_database(database)
+        await client.close()
