@@ -44,15 +44,22 @@ from streams.projection.decode import Event
 from streams.sinks.errors import bounded, closed_on_failure, from_mongo, only_duplicates
 from streams.sinks.recent_list import (
     RECENT_ENTRIES,
+    ChunkRef,
     Row,
+    chunk_of,
+    decode_chunks,
     decode_rows,
+    encode_chunks,
     encode_rows,
     fresh_rows,
     newest_rows,
+    sealed,
 )
 
 T = TypeVar("T")
 TRACKING_COLLECTION = "projection_tracking"
+# Sealed chunks of the lists: `{_id: "{topic}:{partition}:{token}", topic, partition, rows}`.
+CHUNKS_COLLECTION = "audit_chunks"
 # Inserts in flight at once per batch, each of at least INSERT_PIECE documents. FerretDB on
 # PostgreSQL took 1.7x the documents/s with four writers (issue 12's figures); on SQLite, one
 # transaction at a time, four measured even with one, so the pieces cost nothing there.
@@ -89,6 +96,9 @@ class Tracked:
     token: str | None
     # None: written before `recent` existed, so it is not kept (see the module docstring).
     recent: list[Row] | None
+    # The sealed chunks the list continues in. None: the list was written before chunks
+    # existed, dropping the rows it outgrew, so it is kept as then (truncated) until a replay.
+    chunks: list[ChunkRef] | None
 
 
 def pieces(docs: Sequence[T], writers: int, least: int = INSERT_PIECE) -> list[Sequence[T]]:
@@ -148,6 +158,7 @@ class MongoProjection:
         self._db = client[settings.mongo_database]
         self._collection = self._db[settings.mongo_collection]
         self._tracking = self._db[TRACKING_COLLECTION]
+        self._chunks = self._db[CHUNKS_COLLECTION]
         self._topic = settings.events_topic
         self._timeout_s = settings.store_timeout_s
 
@@ -234,11 +245,12 @@ class MongoProjection:
             else:
                 stale.append(doc["_id"])
         if stale:
-            fields = {"partition": 1, "next_offset": 1, "token": 1, "recent": 1}
+            fields = {"partition": 1, "next_offset": 1, "token": 1, "recent": 1, "chunks": 1}
             for doc in await self._find_tracking(stale, fields):
-                text = doc.get("recent")
+                text, directory = doc.get("recent"), doc.get("chunks")
                 rows = None if text is None else decode_rows(str(text))
-                found[int(doc["partition"])] = Tracked(*_head(doc), rows)
+                chunks = None if directory is None else decode_chunks(str(directory))
+                found[int(doc["partition"])] = Tracked(*_head(doc), rows, chunks)
         return found
 
     async def _find_tracking(self, ids: list[str], fields: dict[str, int]) -> list[dict[str, Any]]:
@@ -246,15 +258,37 @@ class MongoProjection:
         docs: list[dict[str, Any]] = await self._call("Mongo tracking", cursor.to_list(None))
         return docs
 
-    def _listed(self, kept: list[Row], events: Sequence[Event], now: datetime) -> list[Row]:
-        return newest_rows([*kept, *fresh_rows(events, now, self._keep)], self._keep)
+    async def _listed(
+        self,
+        partition: int,
+        token: str,
+        known: Tracked,
+        events: Sequence[Event],
+        now: datetime,
+    ) -> tuple[list[Row], list[ChunkRef] | None]:
+        """The list with the batch's entries merged in, its oldest rows sealed into a new
+        chunk once it has grown long enough; the chunk is written before the list that
+        references it, so a crash in between leaves an unreferenced chunk, never a gap."""
+        kept = known.recent or []
+        if known.chunks is None:  # from before chunks: truncated, as it always was
+            rows = newest_rows([*kept, *fresh_rows(events, now, self._keep)], self._keep)
+            return rows, None
+        rows = newest_rows([*kept, *fresh_rows(events, now, len(events))], len(kept) + len(events))
+        rows, oldest = sealed(rows, self._keep)
+        if not oldest:
+            return rows, known.chunks
+        chunk_id = f"{self._doc_id(partition)}:{token}"
+        chunk = {"_id": chunk_id, "topic": self._topic, "partition": partition}
+        what = f"Mongo chunk of partition {partition}"
+        await self._call(what, self._chunks.insert_one({**chunk, "rows": encode_rows(oldest)}))
+        return rows, [*known.chunks, chunk_of(chunk_id, oldest)]
 
     async def _create(
         self, partition: int, next_offset: int, events: Sequence[Event], now: datetime
     ) -> None:
         """The partition's first tracking document, holding its first batch."""
-        rows = self._listed([], events, now)
         token = uuid.uuid4().hex
+        rows, chunks = await self._listed(partition, token, Tracked(0, None, [], []), events, now)
         doc: dict[str, Any] = {
             "_id": self._doc_id(partition),
             "topic": self._topic,
@@ -265,6 +299,7 @@ class MongoProjection:
             "games": {},
             "routes": {},
             "recent": encode_rows(rows),
+            "chunks": encode_chunks(chunks or []),
             "token": token,
         }
         for path, n in totals_update(events).items():
@@ -275,7 +310,7 @@ class MongoProjection:
                 doc[head] = n
         # A duplicate key here means another writer created it first: a SinkError, retried.
         await self._call(f"Mongo tracking of partition {partition}", self._tracking.insert_one(doc))
-        self._held[partition] = Tracked(next_offset, token, rows)
+        self._held[partition] = Tracked(next_offset, token, rows, chunks)
 
     async def _advance(
         self,
@@ -289,13 +324,16 @@ class MongoProjection:
         if next_offset <= known.next_offset:
             return
         update: dict[str, Any] = {"$set": {"next_offset": next_offset, "projected_at": now}}
-        listed = Tracked(next_offset, known.token, known.recent)
+        listed = Tracked(next_offset, known.token, known.recent, known.chunks)
         if events:
             update["$inc"] = totals_update(events)
             if known.recent is not None:
-                rows = self._listed(known.recent, events, now)
-                listed = Tracked(next_offset, uuid.uuid4().hex, rows)
-                update["$set"].update(recent=encode_rows(rows), token=listed.token)
+                token = uuid.uuid4().hex
+                rows, chunks = await self._listed(partition, token, known, events, now)
+                listed = Tracked(next_offset, token, rows, chunks)
+                update["$set"].update(recent=encode_rows(rows), token=token)
+                if chunks is not None:
+                    update["$set"]["chunks"] = encode_chunks(chunks)
         what = f"Mongo tracking of partition {partition}"
         cas = {"_id": self._doc_id(partition), "next_offset": known.next_offset}
         if known.token is not None:
@@ -318,6 +356,7 @@ class MongoProjection:
     async def reset(self) -> None:
         self._held.clear()
         await self._call("Mongo reset", self._collection.drop())
+        await self._call("Mongo reset", self._chunks.delete_many({"topic": self._topic}))
         await self._call("Mongo reset", self._tracking.delete_many({"topic": self._topic}))
         await self.create_indexes()
 

@@ -5,6 +5,10 @@ log's order (occurred_at_ms, event id). The sink holds each row already encoded 
 key, so a batch re-encodes only its own entries and joins the rest: rebuilding and parsing
 the whole list for every batch cost about a quarter of a worker's CPU (py-spy, 60,000-event
 drain on our 2-core machine).
+
+A list that grows past twice its size seals its oldest rows into a chunk document (same
+format), listed in the tracking document's `chunks` directory with each chunk's key range:
+the list and the chunks it lists hold every entry of the partition, each once.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import heapq
 import json
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import Any, TypeVar
@@ -22,6 +27,9 @@ from streams.projection.decode import Event
 # Entries kept per partition: above the largest page (200, views/routes/audit.py) plus the one
 # that tells whether a next page exists, and a few pages deep for a filtered page.
 RECENT_ENTRIES = 500
+# A list that grows past SEAL_FACTOR * its size seals its oldest rows into a chunk: chunks
+# of at least RECENT_ENTRIES rows, and a list rewritten with every batch kept small.
+SEAL_FACTOR = 2
 # What an AuditEntry shows (views/models.py), in the order of each row.
 RECENT_FIELDS = (*EVENT_FIELDS, "projected_at_ms", "kafka_partition", "kafka_offset")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -70,6 +78,42 @@ def fresh_rows(events: Sequence[Event], projected_at: datetime, keep: int) -> li
     """Rows for a batch's own newest `keep` events only: the rest cannot enter the list."""
     top = heapq.nlargest(keep, events, key=lambda e: (e.occurred_at_ms, e.event_id))
     return [row_of(recent_entry(event, projected_at)) for event in top]
+
+
+def sealed(rows: list[Row], keep: int) -> tuple[list[Row], list[Row]]:
+    """`rows` (newest first) as the list to keep and the oldest rows to seal, if it is long
+    enough to seal any: the kept list then holds `keep` rows."""
+    if len(rows) <= SEAL_FACTOR * keep:
+        return rows, []
+    return rows[:keep], rows[keep:]
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRef:
+    """A sealed chunk of a partition's entries: its document's `_id`, its greatest and least
+    key, and how many rows it holds. Chunks never change once their reference is written."""
+
+    chunk_id: str
+    high: Key
+    low: Key
+    rows: int
+
+
+def chunk_of(chunk_id: str, rows: Sequence[Row]) -> ChunkRef:
+    return ChunkRef(chunk_id, rows[0][0], rows[-1][0], len(rows))
+
+
+def encode_chunks(chunks: Sequence[ChunkRef]) -> str:
+    """The directory as JSON text, `[[chunk_id, high_ms, high_id, low_ms, low_id, rows]]`."""
+    refs = [[c.chunk_id, *c.high, *c.low, c.rows] for c in chunks]
+    return json.dumps(refs, separators=_COMPACT)
+
+
+def decode_chunks(text: str) -> list[ChunkRef]:
+    return [
+        ChunkRef(str(c), (int(hm), str(hi)), (int(lm), str(li)), int(n))
+        for c, hm, hi, lm, li, n in json.loads(text)
+    ]
 
 
 def encode_rows(rows: Sequence[Row]) -> str:

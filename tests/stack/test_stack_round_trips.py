@@ -145,8 +145,10 @@ async def test_ferretdb_finds_a_document_by_id_from_its_index(stack: Settings) -
     try:
         collection = client[database]["audit"]
         await collection.insert_many([{"_id": f"event-{n}"} for n in range(50)])
-        plan = await collection.find({"_id": "event-7"}).explain()
-        assert "USING INDEX" in " ".join(plan["queryPlanner"]["Plan"]), plan
+        explained = await collection.find({"_id": "event-7"}).explain()
+        plan = explained["queryPlanner"]
+        assert isinstance(plan, dict)
+        assert "USING INDEX" in " ".join(plan["Plan"]), explained
         assert await collection.find_one({"_id": "event-7"}) == {"_id": "event-7"}
     finally:
         await client.drop_database(database)

@@ -14,14 +14,19 @@ filter that is exactly `{_id: <string>}`, and even that scans, since its `_id` i
 A sort or range filter reads and sorts the whole collection in FerretDB's memory: measured
 here, 22.8 s for the newest page of 100,000 documents, 0.6 s for one `_id` lookup.
 
-So a page is first looked for in the tracking documents: each keeps its partition's newest
-entries (`recent`, written by the sink in the same update as the totals), and the merged
-lists answer every page that fills above their horizon (views/stores/recent_entries.py), in
-milliseconds at any size of the collection. Only a page past it (deep, or narrowly
-filtered) queries the collection, with a server-side time limit (a slow page fails as 503
-instead of piling up); identical reads asked for at the same time (the dashboard polls each
-tab every 1.5 s) share one query, so open tabs cannot multiply that scan. Both answers use
-the same order and cursor, so a walk crosses from one to the other without a gap or repeat.
+So a page is told from the tracking documents: each keeps its partition's newest entries
+(`recent`, written by the sink in the same update as the totals) and a directory of sealed
+chunks holding all older ones, each chunk one document read by `_id` (an indexed lookup,
+with the stack's patched FerretDB). The first pages need only the lists; a deeper or
+filtered page reads the chunks whose key range reaches above its last entry, at most
+`chunk_reads` per page: a narrow filter past them gets a short page whose `next` cursor
+goes on where it stopped (views/stores/recent_entries.py). Chunks never change, so the
+latest ones read are kept. Only lists from before chunks existed (no directory) leave a
+horizon below which a page queries the collection, with a server-side time limit (a slow
+page fails as 503 instead of piling up); identical reads asked for at the same time (the
+dashboard polls each tab every 1.5 s) share one query, so open tabs cannot multiply that
+scan. All answers use the same order and cursor, so a walk crosses from one to another
+without a gap or repeat.
 """
 
 from __future__ import annotations
@@ -31,8 +36,8 @@ import base64
 import binascii
 import functools
 import json
-from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections import Counter, OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -52,12 +57,26 @@ from views.models import (
     RouteCounts,
     TopGames,
 )
-from views.stores.recent_entries import Key, ParsedLists, RecentLog, key_of
+from views.stores.recent_entries import (
+    ChunkRef,
+    Key,
+    Listed,
+    ParsedLists,
+    RecentLog,
+    key_of,
+    parse_rows,
+)
 
 T = TypeVar("T")
 Doc = dict[str, Any]
 TOP_GAMES = 3
 TRACKING_COLLECTION = "projection_tracking"
+CHUNKS_COLLECTION = "audit_chunks"
+# Chunks one page may read (each one lookup by `_id` of ~500 entries) before it stops short.
+CHUNK_READS = 32
+# Parsed chunks kept, most recently read first: chunks never change, and a walk reads each
+# one for several pages. Bounded, so the views' memory does not grow with the log.
+CHUNKS_KEPT = 64
 # A page is an index walk on MongoDB (milliseconds); past this it is a scan, and we stop it.
 LOG_MAX_TIME_MS = 3_000
 # The tracking collection holds one small document per partition.
@@ -69,6 +88,10 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 class BadCursor(ValueError):
     """A `next` cursor that this module did not write."""
+
+
+class MissingChunk(LookupError):
+    """A chunk a directory lists is not there (or unreadable): the collection must answer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +147,11 @@ class LogFilter:
     to_ms: int | None = None
 
     @property
-    def floor(self) -> Key | None:
-        """The lowest key this filter admits, if its span has a start."""
-        return None if self.from_ms is None else (self.from_ms, "")
+    def span(self) -> tuple[Key | None, Key | None]:
+        """The lowest key this filter admits, and the key all it admits are below, if its
+        time span has a start, an end."""
+        floor = None if self.from_ms is None else (self.from_ms, "")
+        return floor, None if self.to_ms is None else (self.to_ms, "")
 
     def admits(self, entry: Doc) -> bool:
         """Whether `entry` (an audit document or a `recent` entry) is on this filter's pages."""
@@ -227,14 +252,18 @@ class MongoReports:
         collection: str,
         *,
         events_topic: str | None = None,
+        chunk_reads: int = CHUNK_READS,
     ) -> None:
         self._collection: AsyncCollection[Doc] = client[database][collection]
         self._tracking: AsyncCollection[Doc] = client[database][TRACKING_COLLECTION]
+        self._chunks: AsyncCollection[Doc] = client[database][CHUNKS_COLLECTION]
+        self._chunk_reads = chunk_reads
+        self._kept: OrderedDict[str, Listed] = OrderedDict()
         # None sums every topic's documents: right while one topic feeds this database.
         self._tracked: Doc = {} if events_topic is None else {"topic": events_topic}
         # Reads in flight, by query: a second identical request waits for the first.
         self._pending: dict[str, asyncio.Future[list[Doc]]] = {}
-        # Log pages answered from the tracking documents ("recent") or the collection.
+        # Log pages answered from the lists alone ("recent"), with chunks, or the collection.
         self.served: Counter[str] = Counter()
         self._parsed = ParsedLists()
 
@@ -284,9 +313,9 @@ class MongoReports:
 
     async def log(self, where: LogFilter, after: LogCursor | None, page_size: int) -> AuditPage:
         tracking = await self._shared("tracking", self._tracking_docs)
-        page = self._recent_page(tracking, where, after, page_size)
-        self.served["collection" if page is None else "recent"] += 1
+        page = await self._recent_page(tracking, where, after, page_size)
         if page is None:
+            self.served["collection"] += 1
             page = await self._collection_page(where, after, page_size)
         entries, following = page
         return AuditPage(
@@ -297,20 +326,54 @@ class MongoReports:
             entries=entries,
         )
 
-    def _recent_page(
+    async def _recent_page(
         self, tracking: list[Doc], where: LogFilter, after: LogCursor | None, page_size: int
     ) -> Page | None:
-        """The page from the tracking documents' lists, or None if they cannot tell it."""
+        """The page from the lists and chunks, or None if only the collection can tell."""
         recent = RecentLog.of(tracking, self._parsed)
         if recent is None:
             return None
+        reads: list[int] = []
+
+        async def read(chunks: Sequence[ChunkRef]) -> list[Listed]:
+            reads.append(len(chunks))
+            return await self._read_chunks(chunks)
+
         # One entry more than the page tells whether a next page exists, without a count.
         before = None if after is None else after.key
-        found = recent.page(where.admits, before, where.floor, page_size + 1)
+        try:
+            found = await recent.page(
+                where.admits, before, where.span, page_size + 1, read, self._chunk_reads
+            )
+        except MissingChunk:
+            return None
         if found is None:
             return None
-        shown, following = _cut(found, page_size, key_of)
+        self.served["chunks" if reads else "recent"] += 1
+        if found.resume is None:
+            shown, following = _cut(found.entries, page_size, key_of)
+        else:
+            shown, following = found.entries, LogCursor(*found.resume)  # stopped short
         return [AuditEntry.model_validate(entry) for entry in shown], following
+
+    async def _read_chunks(self, chunks: Sequence[ChunkRef]) -> list[Listed]:
+        return list(await asyncio.gather(*(self._chunk(chunk.chunk_id) for chunk in chunks)))
+
+    async def _chunk(self, chunk_id: str) -> Listed:
+        held = self._kept.get(chunk_id)
+        if held is not None:
+            self._kept.move_to_end(chunk_id)
+            return held
+        # Exactly `{_id: <string>}`: the one filter FerretDB serves from an index.
+        cursor = self._chunks.find({"_id": chunk_id}).max_time_ms(COUNTERS_MAX_TIME_MS)
+        docs = await self._call(cursor.to_list())
+        found = parse_rows(docs[0].get("rows")) if docs else None
+        if found is None:
+            raise MissingChunk(chunk_id)
+        self._kept[chunk_id] = found
+        while len(self._kept) > CHUNKS_KEPT:
+            self._kept.popitem(last=False)
+        return found
 
     async def _collection_page(
         self, where: LogFilter, after: LogCursor | None, page_size: int

@@ -1,8 +1,9 @@
 """Each Mongo tracking document keeps its partition's newest entries, exactly, against FerretDB.
 
-The list rides on the tracking document's compare-and-set, so these tests hold it to the
-invariant the log reader relies on: the partition's R greatest entries by (occurred_at_ms,
-event id), whatever the batches' order, overlaps, re-deliveries and crashes.
+The list and its chunks ride on the tracking document's compare-and-set, so these tests hold
+them to the invariants the log reader relies on, whatever the batches' order, overlaps,
+re-deliveries and crashes: the list starts with the partition's R greatest entries by
+(occurred_at_ms, event id), and the list with the chunks it lists holds every entry once.
 """
 
 from __future__ import annotations
@@ -18,9 +19,16 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
 from squidstream.settings import Settings
+from streams.errors import SinkError
 from streams.projection.decode import Event
-from streams.sinks.mongo import TRACKING_COLLECTION, MongoProjection, document
-from streams.sinks.recent_list import RECENT_ENTRIES, decode_recent, epoch_ms, newest
+from streams.sinks.mongo import CHUNKS_COLLECTION, TRACKING_COLLECTION, MongoProjection, document
+from streams.sinks.recent_list import (
+    RECENT_ENTRIES,
+    decode_chunks,
+    decode_recent,
+    epoch_ms,
+    newest,
+)
 from tests.streams.sinks.scattered import batches, newest_first, of, scattered
 from views.routes.audit import audit_log
 
@@ -32,6 +40,7 @@ class Store(typing.NamedTuple):
     projection: MongoProjection
     collection: AsyncCollection[Doc]
     tracking: AsyncCollection[Doc]
+    chunks: AsyncCollection[Doc]
     topic: str
 
 
@@ -52,6 +61,7 @@ async def store(stack: Settings) -> AsyncIterator[Store]:
             projection,
             db[settings.mongo_collection],
             db[TRACKING_COLLECTION],
+            db[CHUNKS_COLLECTION],
             settings.events_topic,
         )
     finally:
@@ -63,6 +73,30 @@ async def listed(store: Store) -> dict[int, list[Doc]]:
     """Each partition's `recent` entries, as stored."""
     docs = await store.tracking.find({}).to_list()
     return {int(doc["partition"]): decode_recent(doc["recent"]) for doc in docs}
+
+
+async def held(store: Store) -> dict[int, list[str]]:
+    """Each partition's event ids in its list and the chunks its directory lists, sorted."""
+    found: dict[int, list[str]] = {}
+    for doc in await store.tracking.find({}).to_list():
+        mine = ids(decode_recent(doc["recent"]))
+        for chunk in decode_chunks(doc["chunks"]):
+            sealed = await store.chunks.find_one({"_id": chunk.chunk_id})
+            assert sealed is not None
+            rows = decode_recent(sealed["rows"])
+            assert len(rows) == chunk.rows
+            keys = [(row["occurred_at_ms"], row["event_id"]) for row in rows]
+            assert (keys[0], keys[-1]) == (chunk.high, chunk.low)
+            mine.extend(ids(rows))
+        found[int(doc["partition"])] = sorted(mine)
+    return found
+
+
+def each_once(events: Sequence[Event]) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {}
+    for event in events:
+        found.setdefault(event.partition, []).append(event.event_id)
+    return {partition: sorted(mine) for partition, mine in found.items()}
 
 
 def ids(entries: Sequence[Doc]) -> list[str]:
@@ -84,7 +118,7 @@ async def test_the_list_keeps_the_newest_entries_by_time_not_by_offset(store: St
         await store.projection.apply(part)
 
     (entries,) = (await listed(store)).values()
-    assert ids(entries) == top(events, 0)
+    assert ids(entries)[:KEEP] == top(events, 0)
     keys = [(entry["occurred_at_ms"], entry["event_id"]) for entry in entries]
     assert keys == sorted(keys, reverse=True)
 
@@ -114,7 +148,8 @@ async def test_late_events_keep_every_partition_s_list_its_newest_entries(
         await store.projection.apply(part)
         applied = [e for done in parts[:n] for e in done.events]
         for partition, entries in (await listed(store)).items():
-            assert ids(entries) == top(applied, partition)
+            assert ids(entries)[:KEEP] == top(applied, partition)
+        assert await held(store) == each_once(applied)
 
 
 @pytest.mark.stack
@@ -143,7 +178,41 @@ async def test_a_crash_between_the_inserts_and_the_update_lists_each_entry_once(
     await store.projection.apply(of(events[8:]))
 
     (entries,) = (await listed(store)).values()
-    assert ids(entries) == top(events, 0)
+    assert ids(entries)[:KEEP] == top(events, 0)
+    assert await held(store) == each_once(events)
+
+
+class FailsOnce:
+    """A collection whose first update fails: a worker that died after writing a chunk,
+    before the tracking update that lists it."""
+
+    def __init__(self, collection: AsyncCollection[Doc]) -> None:
+        self.collection, self.failed = collection, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.collection, name)
+
+    async def update_one(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.failed:
+            self.failed = True
+            raise SinkError("the worker died here")
+        return await self.collection.update_one(*args, **kwargs)
+
+
+@pytest.mark.stack
+async def test_a_crash_after_sealing_a_chunk_lists_each_entry_once(store: Store) -> None:
+    events = scattered(40, partitions=1, seed=18)
+    await store.projection.apply(of(events[:8]))
+    store.projection._tracking = FailsOnce(store.tracking)  # type: ignore[assignment]
+    with pytest.raises(SinkError):
+        await store.projection.apply(of(events[8:30]))  # seals a chunk, then fails
+    assert await store.chunks.count_documents({}) == 1
+
+    await store.projection.apply(of(events[8:30]))
+    await store.projection.apply(of(events[30:]))
+
+    assert await held(store) == each_once(events)  # the unlisted chunk is never read
+    assert await store.chunks.count_documents({}) > 1
 
 
 @pytest.mark.stack
@@ -163,7 +232,8 @@ async def test_a_list_another_writer_moved_on_is_read_again(store: Store, stack:
         await other.close()
 
     for partition, entries in (await listed(store)).items():
-        assert ids(entries) == top(events, partition)
+        assert ids(entries)[:KEEP] == top(events, partition)
+    assert await held(store) == each_once(events)
 
 
 @pytest.mark.stack
@@ -173,11 +243,13 @@ async def test_reset_removes_the_lists_with_the_tracking_documents(store: Store)
 
     await store.projection.reset()
     assert await listed(store) == {}
+    assert await store.chunks.count_documents({}) == 0
     replayed = scattered(12, partitions=2, seed=25)  # the log read again from offset 0
     await store.projection.apply(of(replayed))
 
     for partition, entries in (await listed(store)).items():
-        assert ids(entries) == top(replayed, partition)
+        assert ids(entries)[:KEEP] == top(replayed, partition)
+    assert await held(store) == each_once(replayed)
 
 
 @pytest.mark.stack

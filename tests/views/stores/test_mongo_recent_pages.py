@@ -1,8 +1,8 @@
-"""The audit log on FerretDB: pages from the recent lists equal the collection's, cursors cross.
+"""The audit log on FerretDB: pages from the lists and chunks equal the collection's.
 
-The events are projected through the real sink, with short lists so that walks leave them;
-`direct` reads the same collection while finding no tracking document, so every one of its
-pages is the collection query's answer.
+The events are projected through the real sink, with short lists so that walks leave them
+for the chunks; `direct` reads the same collection while finding no tracking document, so
+every one of its pages is the collection query's answer, and cursors cross between the two.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from squidstream.settings import Settings
 from streams.projection.decode import Event
-from streams.sinks.mongo import TRACKING_COLLECTION, MongoProjection
+from streams.sinks.mongo import CHUNKS_COLLECTION, TRACKING_COLLECTION, MongoProjection
 from tests.streams.sinks.scattered import batches, newest_first, scattered
 from tests.views.stores.test_recent_entries import filters
 from views.models import AuditPage
@@ -136,16 +136,51 @@ async def test_every_page_equals_the_collection_query_s_and_the_walk_the_sorted_
     assert seen == order(events, where)
 
 
-async def test_a_walk_crosses_from_the_lists_into_the_collection_and_back(log: Log) -> None:
+async def test_a_walk_goes_from_the_lists_into_the_chunks_never_the_collection(log: Log) -> None:
     events = scattered(40, partitions=2, seed=7)
     await log.project(events, [9, 23])
     everything = LogFilter()
 
     assert await walk([log.reports], everything, 2) == order(events, everything)
-    assert log.reports.served["recent"] >= 2
-    assert log.reports.served["collection"] >= 2
-    # Cursors of either kind of page continue on the other.
+    assert log.reports.served["recent"] >= 1
+    assert log.reports.served["chunks"] >= 2
+    assert log.reports.served["collection"] == 0
+    # Cursors of the collection's pages continue on the chunks', and back.
     assert await walk([log.direct, log.reports], everything, 2) == order(events, everything)
+
+
+async def test_a_walk_of_short_pages_shows_every_entry_once(log: Log) -> None:
+    # One chunk read per page: a rare filter's pages stop short, their cursors go on.
+    events = scattered(60, partitions=2, seed=19)
+    await log.project(events, [9, 23, 40], keep=2)
+    frugal = MongoReports(
+        log.client, log.settings.mongo_database, log.collection,
+        events_topic=log.settings.events_topic, chunk_reads=1,
+    )  # fmt: skip
+    rare = LogFilter(route="rabbitmq", game_id=newest_first(events)[-1].game_id)
+
+    assert await walk([frugal], rare, 3) == order(events, rare)
+    assert await walk([frugal], LogFilter(), 4) == order(events, LogFilter())
+    assert frugal.served["collection"] == 0
+
+
+async def test_lists_from_before_chunks_send_deep_pages_to_the_collection(log: Log) -> None:
+    events = scattered(40, partitions=2, seed=20)
+    await log.project(events, [9, 23])
+    await log.database[TRACKING_COLLECTION].update_many({}, {"$unset": {"chunks": ""}})
+    await log.database[CHUNKS_COLLECTION].delete_many({})
+
+    assert await walk([log.reports], LogFilter(), 3) == order(events, LogFilter())
+    assert log.reports.served["collection"] >= 1
+
+
+async def test_a_missing_chunk_sends_the_page_to_the_collection(log: Log) -> None:
+    events = scattered(40, partitions=2, seed=21)
+    await log.project(events, [9, 23])
+    await log.database[CHUNKS_COLLECTION].delete_many({})
+
+    assert await walk([log.reports], LogFilter(), 3) == order(events, LogFilter())
+    assert log.reports.served["collection"] >= 1
 
 
 async def test_the_first_pages_are_answered_without_the_collection(log: Log) -> None:
@@ -161,7 +196,7 @@ async def test_the_first_pages_are_answered_without_the_collection(log: Log) -> 
     assert dict(log.reports.served) == {"recent": 1}
 
 
-async def test_a_filtered_page_the_lists_cannot_fill_reads_the_collection(log: Log) -> None:
+async def test_a_filtered_page_the_lists_cannot_fill_reads_the_chunks(log: Log) -> None:
     events = scattered(40, partitions=2, seed=9)
     await log.project(events)
     rare = LogFilter(game_id=newest_first(events)[-1].game_id, route="kafka")
@@ -169,7 +204,7 @@ async def test_a_filtered_page_the_lists_cannot_fill_reads_the_collection(log: L
     page = await log.reports.log(rare, None, 5)
 
     assert [e.event_id for e in page.entries] == order(events, rare)[:5]
-    assert dict(log.reports.served) == {"collection": 1}
+    assert dict(log.reports.served) == {"chunks": 1}
 
 
 async def test_a_tracking_document_without_a_list_sends_every_page_to_the_collection(
