@@ -63,8 +63,9 @@ class _ReadingsCollector(Collector):
             lag.add_metric([store], value / 1000)
         pages = CounterMetricFamily(
             "squid_views_audit_pages",
-            "Audit log pages answered, by where from: the tracking documents' newest entries"
-            " (recent) or a query of the collection (collection; a scan on FerretDB).",
+            "Audit log pages answered, by where from: the tracking documents' lists alone"
+            " (recent), with sealed chunks (chunks), or a query of the collection (collection;"
+            " a scan on FerretDB).",
             labels=["source"],
         )
         for source, count in sorted(self._audit_pages.items()):

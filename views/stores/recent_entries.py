@@ -207,6 +207,8 @@ class RecentLog:
         `reads` chunks were read and the page stops short (Found.resume).
         """
         floor, ceiling = span
+        if ceiling is not None and (before is None or ceiling < before):
+            before = ceiling  # nothing at or above a span's end is admitted: skip it
         horizon = self.horizon
         if horizon is not None and floor is not None and floor >= horizon:
             horizon = None
@@ -214,9 +216,7 @@ class RecentLog:
             (
                 chunk
                 for chunk in self.chunks
-                if (before is None or chunk.low < before)
-                and (ceiling is None or chunk.low < ceiling)
-                and (floor is None or chunk.high >= floor)
+                if (before is None or chunk.low < before) and (floor is None or chunk.high >= floor)
             ),
             key=lambda chunk: chunk.high,
             reverse=True,
