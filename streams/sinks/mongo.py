@@ -9,22 +9,22 @@ duplicates and the totals are added once, by the one update whose offset still m
 The totals (events, games per game id, inserts per route) serve the audit reports without
 counting or grouping the collection.
 
-The same update sets `recent`: the partition's newest `RECENT_ENTRIES` entries by the log's
-order (occurred_at_ms desc, event id desc), not by offset, since an event routed through
-RabbitMQ can arrive after newer ones. The batch's fresh canonical events are merged into the
-list as the batch starts, so it holds every entry of the partition when it is not full, and
-when full every entry whose key is above its lowest. The sink keeps the list it wrote last
-and reads the stored one only when the document's `token` (new with every list) is not the
-one it wrote: another writer, a restart or a reset. A list grown past twice its size
-seals its oldest rows into a chunk document, inserted before the update that lists it in
-the tracking document's `chunks` (an unlisted chunk is never read), so the list and its
-chunks hold every entry of the partition once. The views serve every log page from these
-documents: FerretDB answers no sorted page from an index (views/stores/mongo_reports.py). The list is one JSON string (streams/sinks/recent_list.py):
-FerretDB converts every nested value, and 4 documents of 200 subdocuments took 200 ms to
-read where the same rows as one string took 7 ms. A tracking document
-written before `recent` existed is left without one (the views then read the collection)
-until a replay rebuilds it, since its list would lack the older entries; one written before
-`chunks` keeps its truncated list, dropping what it outgrows, for the same reason.
+The same update sets `recent`: the partition's newest entries by the log's order
+(occurred_at_ms desc, event id desc), not by offset, since an event routed through RabbitMQ
+can arrive after newer ones. The batch's fresh canonical events are merged into the list as
+the batch starts. A list grown past twice `RECENT_ENTRIES` seals all but its newest
+`RECENT_ENTRIES` rows into a chunk document, inserted before the update that lists it in the
+tracking document's `chunks` (an unlisted chunk is never read), so the list and its chunks
+hold every entry of the partition once. The views serve every log page from these documents:
+FerretDB answers no sorted page from an index (views/stores/mongo_reports.py). The sink keeps
+the list it wrote last and reads the stored one only when the document's `token` (new with
+every list) is not the one it wrote: another writer, a restart or a reset. The list is one
+JSON string (streams/sinks/recent_list.py): FerretDB converts every nested value, and 4
+documents of 200 subdocuments took 200 ms to read where the same rows as one string took
+7 ms. A tracking document written before `recent` existed is left without one (the views
+then read the collection) until a replay rebuilds it, since its list would lack the older
+entries; one written before `chunks` keeps its truncated list, dropping what it outgrows,
+for the same reason.
 """
 
 from __future__ import annotations
