@@ -56,8 +56,15 @@ def _routes(results: Results) -> Goal:
 
 
 def _reads(results: Results, store: str, limit_ms: float) -> Goal:
-    target = f"{store} result reports p99 < {limit_ms:g} ms at {READS.size:,} events"
-    mine = [p for p in results.reads if p.store == store and p.report in RESULT_REPORTS]
+    """The worst p99 at the largest size: the result reports on Redis and SQL, every audit
+    read on MongoDB."""
+    what = "audit reads" if store == "mongo" else "result reports"
+    target = f"{store} {what} p99 < {limit_ms:g} ms at {READS.size:,} events"
+    mine = [
+        p
+        for p in results.reads
+        if p.store == store and (store == "mongo" or p.report in RESULT_REPORTS)
+    ]
     if not mine:
         return Goal(f"{store} reads", target, "not measured", False)
     size = max(p.events for p in mine)
@@ -105,6 +112,7 @@ def check_goals(results: Results) -> list[Goal]:
         _routes(results),
         _reads(results, "redis", READS.redis_p99_ms),
         _reads(results, "sql", READS.sql_p99_ms),
+        _reads(results, "mongo", READS.audit_p99_ms),
         _drain(results),
         _replay(results),
     ]

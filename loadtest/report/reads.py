@@ -3,8 +3,10 @@
 Events go onto a private topic and a running `squidstream worker` projects them, as in
 production. Then the read API's own store adapters answer each report with one request in
 flight (latency, not throughput under contention): Redis and SQL for the three result
-reports, MongoDB for the audit reports. Then the worker stops and `squidstream replay`
-rebuilds every projection from offset 0.
+reports, MongoDB for the audit reports: the log's first page, a page 10,000 entries deep
+(reached by paging), the page before the middle of its time span, a filtered page, and the
+two totals. Then the worker stops and `squidstream replay` rebuilds every projection from
+offset 0.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 
 from loadtest.processes import ROOT
 from loadtest.report.stats import Latency, rate
@@ -26,9 +29,13 @@ from squidstream.settings import Settings
 from streams.bench.synthetic import produce, synthetic_events
 from streams.projection.decode import Event
 from views.bench import measure
-from views.stores.mongo_reports import LogFilter, MongoReports
+from views.stores.mongo_reports import LogCursor, LogFilter, MongoReports
 
 CHUNK = 20_000  # events generated and sent at a time, so 10^6 never sit in memory at once
+# The audit log's "deep page" starts DEEP entries down (half the log, if it holds fewer),
+# walked to in pages of WALK_PAGE first, as a user paging back would.
+DEEP = 10_000
+WALK_PAGE = 200
 REPLAYED = re.compile(r"replayed (?P<records>\d+) records .*? in (?P<seconds>[\d.]+)s")
 
 
@@ -103,14 +110,19 @@ async def audit_reads(settings: Settings, events: int, calls: int) -> list[ReadP
         settings.mongo_collection,
         events_topic=settings.events_topic,
     )
-    calls_of: dict[str, Callable[[], Awaitable[object]]] = {
-        "audit log, first page": lambda: reports.log(LogFilter(), None, 25),
-        "audit log, one game and route": lambda: reports.log(LogFilter(3, "kafka"), None, 25),
-        "top 3 games": reports.top_games,
-        "inserts per route": reports.inserts_per_route,
-    }
     points = []
     try:
+        deep = await _deep_cursor(reports, min(DEEP, events // 2))
+        collection = client[settings.mongo_database][settings.mongo_collection]
+        middle = await _middle_of_span(reports, collection)
+        calls_of: dict[str, Callable[[], Awaitable[object]]] = {
+            "audit log, first page": lambda: reports.log(LogFilter(), None, 25),
+            "audit log, deep page": lambda: reports.log(LogFilter(), deep, 25),
+            "audit log, middle of its span": lambda: reports.log(middle, None, 25),
+            "audit log, one game and route": lambda: reports.log(LogFilter(3, "kafka"), None, 25),
+            "top 3 games": reports.top_games,
+            "inserts per route": reports.inserts_per_route,
+        }
         for name, call in calls_of.items():
             seconds, latencies, failed = await _timed(call, calls)
             points.append(
@@ -127,6 +139,31 @@ async def audit_reads(settings: Settings, events: int, calls: int) -> list[ReadP
     finally:
         await client.close()
     return points
+
+
+async def _deep_cursor(reports: MongoReports, depth: int) -> LogCursor | None:
+    """The cursor after the log's newest `depth` entries, walked as a user pages back."""
+    after: LogCursor | None = None
+    walked = 0
+    while walked < depth:
+        page = await reports.log(LogFilter(), after, min(WALK_PAGE, depth - walked))
+        walked += len(page.entries)
+        if page.next is None:
+            break
+        after = LogCursor.decode(page.next)
+    return after
+
+
+async def _middle_of_span(
+    reports: MongoReports, collection: AsyncCollection[dict[str, Any]]
+) -> LogFilter:
+    """Entries before the middle of the log's time span: between the first document inserted
+    (a limit without filter or sort is the one read FerretDB stops early) and the newest."""
+    first = await collection.find({}, {"occurred_at_ms": 1}).limit(1).to_list()
+    newest = (await reports.log(LogFilter(), None, 1)).entries
+    if not first or not newest:
+        return LogFilter()
+    return LogFilter(to_ms=(int(first[0]["occurred_at_ms"]) + newest[0].occurred_at_ms) // 2)
 
 
 def parse_replay(output: str, events: int) -> ReplayPoint:

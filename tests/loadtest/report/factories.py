@@ -65,6 +65,10 @@ def good_run() -> Results:
         for size in (10_000, 1_000_000)
         for report in ("last 10 games", "top 10 players", "player stats")
         for store, p50, p99 in (("redis", 0.3, 0.8), ("sql", 0.5, 4.0))
+    ] + [
+        read(size, "mongo", report, 12.0, 40.0)
+        for size in (10_000, 1_000_000)
+        for report in ("audit log, first page", "audit log, middle of its span")
     ]
     results.replay = [ReplayPoint(1_000_000, 30.0, 33_333.3)]
     return results

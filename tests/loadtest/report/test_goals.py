@@ -45,7 +45,7 @@ def test_reads_measured_below_a_million_events_cannot_meet_the_read_goals() -> N
     results = good_run()
     results.reads = [p for p in results.reads if p.events < 1_000_000]
 
-    assert _missed(results) == ["redis reads", "sql reads"]
+    assert _missed(results) == ["redis reads", "sql reads", "mongo reads"]
 
 
 def test_one_slow_redis_report_misses_the_redis_goal_only() -> None:
@@ -53,6 +53,16 @@ def test_one_slow_redis_report_misses_the_redis_goal_only() -> None:
     results.reads.append(read(1_000_000, "redis", "player stats", 0.5, 2.0))
 
     assert _missed(results) == ["redis reads"]
+
+
+def test_one_audit_read_over_100_ms_misses_the_mongo_goal_only() -> None:
+    results = good_run()
+    results.reads.append(read(1_000_000, "mongo", "audit log, deep page", 30.0, 140.0))
+
+    goal = next(g for g in check_goals(results) if g.name == "mongo reads")
+
+    assert _missed(results) == ["mongo reads"]
+    assert "(audit log, deep page)" in goal.measured
 
 
 def test_a_drain_under_20000_or_under_80_percent_of_the_slowest_store_is_missed() -> None:
