@@ -23,13 +23,25 @@ from views.models import (
 from views.stores.base import LAST_GAMES, RECENT_GAMES, TOP_PLAYERS
 
 T = TypeVar("T")
-# Merges the per-size recent lists (each newest first) inside Redis, reading each list's head
-# and then only the entries it takes: one round trip and ~110 reads instead of shipping ~1,000
-# entries to Python, which made the player report 20 times slower than SQL's indexed query.
-MERGE_RECENT_LUA = """
-local limit = tonumber(ARGV[1])
+# A player's report in one script and one round trip: freshness, wins, games played (the
+# size histogram summed over sizes >= player) and the merge of those sizes' recent lists
+# (each newest first), reading each list's head and then only the entries it takes: ~110
+# reads inside Redis instead of shipping ~1,000 entries to Python, which made the report 20
+# times slower than SQL's indexed query; the three round trips it then took cost another ms.
+PLAYER_STATS_LUA = """
+local prefix, player, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local projected_at = redis.call('HGET', prefix .. ':meta', 'projected_at_ms')
+local wins = redis.call('ZSCORE', prefix .. ':wins', ARGV[2])
+local sizes = redis.call('HGETALL', prefix .. ':sizes')
+local played, keys = 0, {}
+for i = 1, #sizes, 2 do
+  if tonumber(sizes[i]) >= player then
+    played = played + tonumber(sizes[i + 1])
+    keys[#keys + 1] = prefix .. ':recent:' .. sizes[i]
+  end
+end
 local raws, heads, pos = {}, {}, {}
-for i, key in ipairs(KEYS) do
+for i, key in ipairs(keys) do
   pos[i] = 0
   raws[i] = redis.call('LINDEX', key, 0)
   if raws[i] then heads[i] = cjson.decode(raws[i]) end
@@ -47,10 +59,10 @@ while #out < limit do
   if best == nil then break end
   out[#out + 1] = raws[best]
   pos[best] = pos[best] + 1
-  raws[best] = redis.call('LINDEX', KEYS[best], pos[best])
+  raws[best] = redis.call('LINDEX', keys[best], pos[best])
   if raws[best] then heads[best] = cjson.decode(raws[best]) else heads[best] = nil end
 end
-return out
+return {projected_at or false, wins or false, played, out}
 """
 # Players tied at the 10th place are all fetched so ties break by player number, like SQL;
 # the cap bounds one request when very many players share the lowest score.
@@ -94,7 +106,7 @@ class RedisReports:
     def __init__(self, client: aioredis.Redis, prefix: str) -> None:
         self._redis = client
         self._prefix = prefix
-        self._merge_recent = client.register_script(MERGE_RECENT_LUA)
+        self._player_stats = client.register_script(PLAYER_STATS_LUA)
 
     def key(self, name: str) -> str:
         return f"{self._prefix}:{name}"
@@ -123,19 +135,29 @@ class RedisReports:
     async def _freshness(self) -> Freshness:
         return Freshness.at(await self.projected_at_ms())
 
+    def _with_freshness(self) -> Any:
+        """A pipeline that reads the projection time first: each report is one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hget(self.key("meta"), "projected_at_ms")
+        return pipe
+
     async def last_games(self) -> LastGames:
-        raw = await self._call(self._redis.lrange(self.key("last"), 0, LAST_GAMES - 1))
+        pipe = self._with_freshness()
+        pipe.lrange(self.key("last"), 0, LAST_GAMES - 1)
+        projected_at, raw = await self._call(pipe.execute())
         # Newest first by occurrence, the same order the SQL report uses.
         games = sorted(_parse_games(raw), key=_newest_first, reverse=True)
-        return LastGames(store=self.store, freshness=await self._freshness(), games=games)
+        freshness = Freshness.at(_int_or_none(projected_at))
+        return LastGames(store=self.store, freshness=freshness, games=games)
 
     async def top_players(self) -> TopPlayers:
         wins = self.key("wins")
-        head: list[Any] = await self._call(
-            self._redis.zrevrange(wins, 0, TOP_PLAYERS - 1, withscores=True)
-        )
-        if len(head) == TOP_PLAYERS:
-            lowest = head[-1][1]
+        pipe = self._with_freshness()
+        # One more than the report: a tie across its last place shows in the 11th.
+        pipe.zrevrange(wins, 0, TOP_PLAYERS, withscores=True)
+        projected_at, head = await self._call(pipe.execute())
+        if len(head) > TOP_PLAYERS and head[TOP_PLAYERS][1] == head[TOP_PLAYERS - 1][1]:
+            lowest = head[TOP_PLAYERS - 1][1]
             head = await self._call(
                 self._redis.zrevrangebyscore(
                     wins, "+inf", lowest, start=0, num=TIE_FETCH_CAP, withscores=True
@@ -143,34 +165,23 @@ class RedisReports:
             )
         ranked = sorted(((int(m), int(s)) for m, s in head), key=lambda ps: (-ps[1], ps[0]))
         players = [PlayerWins(player=p, wins=w) for p, w in ranked[:TOP_PLAYERS]]
-        return TopPlayers(store=self.store, freshness=await self._freshness(), players=players)
+        freshness = Freshness.at(_int_or_none(projected_at))
+        return TopPlayers(store=self.store, freshness=freshness, players=players)
 
     async def player_stats(self, player: int) -> PlayerStats | None:
-        # One round trip for freshness, the size histogram and the wins, then the merge script.
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.hget(self.key("meta"), "projected_at_ms")
-        pipe.hgetall(self.key("sizes"))
-        pipe.zscore(self.key("wins"), str(player))
-        projected_at, histogram, wins = await self._call(pipe.execute())
-        counts = {int(size): int(games) for size, games in histogram.items()}
-        sizes = sorted(size for size in counts if size >= player)
-        played = sum(counts[size] for size in sizes)
-        if played == 0:
+        args: list[str | int] = [self._prefix, player, RECENT_GAMES]
+        answer: list[Any] = await self._call(self._player_stats(keys=[], args=args))
+        projected_at, wins, played, raw = answer
+        if int(played) == 0:
             return None
-        won = _int_or_none(wins) or 0
+        won = _int_or_none(wins or None) or 0
+        games = _newest_games(raw, RECENT_GAMES)
         return PlayerStats(
             store=self.store,
-            freshness=Freshness.at(_int_or_none(projected_at)),
+            freshness=Freshness.at(_int_or_none(projected_at or None)),
             player=player,
-            played=played,
+            played=int(played),
             won=won,
-            lost=played - won,
-            recent=await self._recent_games(player, sizes),
+            lost=int(played) - won,
+            recent=[PlayerGame(**g.model_dump(), won=g.winner == player) for g in games],
         )
-
-    async def _recent_games(self, player: int, sizes: list[int]) -> list[PlayerGame]:
-        # Every game with at least `player` players included this player: merge those lists.
-        keys = [self.key(f"recent:{size}") for size in sizes]
-        raw: list[Any] = await self._call(self._merge_recent(keys=keys, args=[RECENT_GAMES]))
-        games = _newest_games(raw, RECENT_GAMES)
-        return [PlayerGame(**g.model_dump(), won=g.winner == player) for g in games]

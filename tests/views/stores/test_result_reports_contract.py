@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import pytest
 import pytest_asyncio
+import redis.asyncio as aioredis
 
 from squidstream.settings import Settings
 from tests.views.seed import SeedGame, make_games, seed_mongo, seed_redis, seed_sql
@@ -135,3 +136,22 @@ async def test_an_empty_store_counts_no_events_of_unknown_freshness(
     async with reading(store_settings, store) as counters:
         assert await counters.events() == 0
         assert await counters.projected_at_ms() is None
+
+
+@pytest.mark.parametrize("tied", [10, 11, 12, 30])
+async def test_redis_breaks_a_tie_across_the_tenth_place_by_the_lower_player_number(
+    store_settings: Settings, tied: int
+) -> None:
+    # Redis orders equal scores by member, as strings ("9" before "12"): the 11th tells.
+    client = aioredis.Redis.from_url(store_settings.redis_url)
+    try:
+        wins = {str(player): 5 for player in range(1, tied + 1)} | {"50": 9}
+        await client.zadd(f"{store_settings.redis_prefix}:wins", wins)
+    finally:
+        await client.aclose()
+    async with reading(store_settings, "redis") as reports:
+        answer = await reports.top_players()
+
+    assert [(p.player, p.wins) for p in answer.players] == [(50, 9)] + [
+        (player, 5) for player in range(1, 10)
+    ]
