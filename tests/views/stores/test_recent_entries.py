@@ -143,15 +143,18 @@ filters = st.builds(
 )
 
 
-@given(
-    count=st.integers(0, 60),
-    partitions=st.integers(1, 4),
-    keep=st.integers(1, 12),
-    seed=st.integers(0, 2**32),
-    where=filters,
-    cursor_at=st.one_of(st.none(), st.integers(0, 59)),
-    limit=st.integers(1, 12),
-)
+# A log and one page of it: events, partitions, a filter, a cursor at one event, a size.
+pages = {
+    "count": st.integers(0, 60),
+    "partitions": st.integers(1, 4),
+    "seed": st.integers(0, 2**32),
+    "where": filters,
+    "cursor_at": st.one_of(st.none(), st.integers(0, 59)),
+    "limit": st.integers(1, 12),
+}
+
+
+@given(**pages, keep=st.integers(1, 12))
 def test_a_page_from_the_lists_is_the_sorted_events_page_or_none(
     count: int,
     partitions: int,
@@ -169,26 +172,15 @@ def test_a_page_from_the_lists_is_the_sorted_events_page_or_none(
     found = page_of(recent, where, before, limit)
 
     want = expected(events, where, before, limit)
-    page = None if found is None else found.entries
-    if page is not None:
-        assert found is not None
+    if found is not None:
         assert found.resume is None
-        assert [entry["event_id"] for entry in page] == [e.event_id for e in want]
+        assert [entry["event_id"] for entry in found.entries] == [e.event_id for e in want]
     edge = horizon(events, partitions, keep)
     if edge is None or (len(want) == limit and key(want[-1]) >= edge):
-        assert page is not None
+        assert found is not None
 
 
-@given(
-    count=st.integers(0, 60),
-    partitions=st.integers(1, 4),
-    keep=st.integers(1, 8),
-    seed=st.integers(0, 2**32),
-    cuts=st.lists(st.integers(1, 59), max_size=8),
-    where=filters,
-    cursor_at=st.one_of(st.none(), st.integers(0, 59)),
-    limit=st.integers(1, 12),
-)
+@given(**pages, keep=st.integers(1, 8), cuts=st.lists(st.integers(1, 59), max_size=8))
 def test_lists_with_chunks_answer_every_page_exactly(
     count: int,
     partitions: int,
