@@ -57,14 +57,18 @@ class ReplayPoint:
     events_per_s: float
 
 
-async def load_events(settings: Settings, start: int, stop: int) -> None:
-    """Put events number start..stop-1 on the topic, half on each route's label."""
-    await produce(settings, (_chunk(first, stop) for first in range(start, stop, CHUNK)))
+async def load_events(settings: Settings, start: int, stop: int, origin_ms: int) -> None:
+    """Put events number start..stop-1 on the topic, half on each route's label, event n
+    occurring at origin_ms + n: in log order, as games accepted one after another are (a
+    log whose times ran back and forth by more than a chunk would be a different test)."""
+    chunks = (_chunk(first, stop, origin_ms) for first in range(start, stop, CHUNK))
+    await produce(settings, chunks)
 
 
-def _chunk(first: int, stop: int) -> list[Event]:
+def _chunk(first: int, stop: int, origin_ms: int) -> list[Event]:
     route = "kafka" if (first // CHUNK) % 2 == 0 else "rabbitmq"
-    return synthetic_events(min(CHUNK, stop - first), route=route, seed=first)
+    count = min(CHUNK, stop - first)
+    return synthetic_events(count, route=route, seed=first, start_ms=origin_ms + first)
 
 
 async def _timed(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -189,8 +190,10 @@ class Run:
         # the replay figure. A worker draining the same events first would double the time.
         async with pipeline(self.settings, "reads", self.out / "logs" / "reads", self.started) as p:
             loaded = 0
+            # The log's games end before now however many are loaded, 1 ms apart.
+            origin_ms = int(time.time() * 1000) - max(self.plan.read_sizes, default=0)
             for size in self.plan.read_sizes:
-                await reads.load_events(p.settings, loaded, size)
+                await reads.load_events(p.settings, loaded, size, origin_ms)
                 loaded = size
                 self.tick(f"{size:,} events on the topic")
                 point = await asyncio.to_thread(

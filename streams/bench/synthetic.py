@@ -63,10 +63,13 @@ def synthetic_event(rng: random.Random, route: str = "kafka", now_ms: int | None
     )
 
 
-def synthetic_events(count: int, route: str = "kafka", seed: int | None = None) -> list[Event]:
-    """`count` distinct valid events on one route, occurring 1 ms apart."""
+def synthetic_events(
+    count: int, route: str = "kafka", seed: int | None = None, start_ms: int | None = None
+) -> list[Event]:
+    """`count` distinct valid events on one route, occurring 1 ms apart from `start_ms`
+    (by default ending now)."""
     rng = random.Random(seed)
-    start = int(time.time() * 1000) - count
+    start = int(time.time() * 1000) - count if start_ms is None else start_ms
     return [synthetic_event(rng, route, start + i) for i in range(count)]
 
 
