@@ -107,7 +107,12 @@ class AuditPage(StoreAnswer):
 
     page_size: int
     next: str | None = Field(
-        None, description="Pass as `after` for the following page; null on the last page."
+        None,
+        description=(
+            "Pass as `after` for the following page; null on the last page. A page may hold"
+            " fewer entries than page_size (even none) and still have a `next`: a narrow filter"
+            " searched as far as one page may read, and the next page goes on from there."
+        ),
     )
     entries: list[AuditEntry]
 

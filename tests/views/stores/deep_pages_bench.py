@@ -6,7 +6,8 @@ Projects EVENTS synthetic games (default 1,000,000; one in ten on the RabbitMQ r
 apart) through the real Mongo sink into a private database of the running stack's FerretDB,
 then times pages as the dashboard and a user paging back would ask for them: the first
 page, a walk 50 pages of 200 deep, a page from the middle and one from the start (a time
-span's end), filtered pages, and a short walk of a rare filter. Beside them, one page
+span's end), filtered pages, and a filter nothing matches (each page reads its budget of
+chunks and stops short). Beside them, one page
 below the lists asked of the collection itself, as lists from before chunks would. Prints
 p50/p99 per read, the chunk reads, and FerretDB's resident memory before and after the
 reads. The database is dropped at the end.
@@ -122,6 +123,8 @@ async def main(count: int, partitions: int) -> None:
         print(f"one game on RabbitMQ:        {await timed(lambda: page(rabbit), 10)}")
         deep_rabbit = LogFilter(route="rabbitmq", game_id=rare_game, to_ms=middle.to_ms)
         print(f"the same from the middle:    {await timed(lambda: page(deep_rabbit), 10)}")
+        nothing = LogFilter(game_id=rare_game, route="no-such-route")
+        print(f"a filter nothing matches:    {await timed(lambda: page(nothing), 10)}")
         print(f"pages answered: {dict(reports.served)}")
         print(
             f"FerretDB resident: {reports_memory:,.0f} MB before the reads, "
