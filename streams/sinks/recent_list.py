@@ -76,6 +76,10 @@ def newest_rows(rows: Iterable[Row], keep: int = RECENT_ENTRIES) -> list[Row]:
 
 def fresh_rows(events: Sequence[Event], projected_at: datetime, keep: int) -> list[Row]:
     """Rows for a batch's own newest `keep` events only: the rest cannot enter the list."""
+    # In no order: every caller merges them through newest_rows, which sorts. Keeping every
+    # event (a list that seals its overflow) needs no selection at all.
+    if keep >= len(events):
+        return [row_of(recent_entry(event, projected_at)) for event in events]
     top = heapq.nlargest(keep, events, key=lambda e: (e.occurred_at_ms, e.event_id))
     return [row_of(recent_entry(event, projected_at)) for event in top]
 
